@@ -1,0 +1,50 @@
+# alignbench: `make demo` runs the whole pipeline offline; `make test` runs the tests.
+# Both set up everything they need on a fresh machine (a .venv is created on first use).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+MODEL  ?= 0.5b
+
+.DEFAULT_GOAL := help
+.PHONY: help venv system-deps local-model test test-fast demo bench lint env-sync clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP) ## create .venv and install the package with its dev extras
+
+system-deps: ## install Debian packages: a CJK font and chromium (for report tests)
+	bash scripts/install_system_deps.sh
+
+local-model: venv ## build llama-server and fetch + verify the local model (cached)
+	$(BIN)/alignbench setup-local --model $(MODEL)
+
+test: venv system-deps local-model ## run the whole test suite (doctests included)
+	$(BIN)/python -m pytest
+
+test-fast: venv ## tests without the real local model
+	$(BIN)/python -m pytest -m "not local_model"
+
+demo: venv system-deps local-model ## run the whole pipeline offline on 16 questions -> reports/demo/index.html
+	$(BIN)/alignbench run runs/demo.yaml
+
+bench: venv ## print the throughput and statistics benchmark figures
+	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/stats_bench.py
+
+lint: venv ## ruff over the package, tests and benchmarks
+	$(BIN)/ruff check alignbench_utils tests benchmarks
+
+env-sync: venv ## rewrite environment.yml from pyproject.toml's dependency list
+	$(BIN)/python scripts/sync_environment.py
+
+clean: ## remove the venv and caches (keeps runs/, reports/ and the model cache)
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,197 @@
+"""Leaderboard by the official mean-of-means formula, dimension means and failure counts.
+
+Differences from the official ``show_result.py``, on purpose: a judgment that could not be
+parsed is a failure, counted in ``n_failed`` and never averaged in as a number. ``legacy=True``
+reproduces the official script exactly (it averages the ``-1`` of failed parses in), so
+numbers can be compared with tables made by the old script.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np  # noqa: F401  (doctests)
+import pandas as pd
+
+from .taxonomy import CATEGORIES, LANGUAGE, LANGUAGE_COL, OVERALL_COL, REASONING, REASONING_COL
+
+__all__ = [
+    "FRAME_COLUMNS",
+    "OFFICIAL_COLUMNS",
+    "judgments_frame",
+    "summarize_category_means",
+    "leaderboard",
+    "dimension_means",
+    "failure_table",
+    "export_results",
+]
+
+FRAME_COLUMNS = ("model", "judge", "question_id", "category", "subcategory", "status", "score",
+                 "legacy_score", "dimensions", "judgment", "answer", "error")
+# show_result.py: "模型", the categories sorted as Python sorts strings, then the three summaries.
+OFFICIAL_COLUMNS = ("模型", *sorted(CATEGORIES), REASONING_COL, LANGUAGE_COL, OVERALL_COL)
+
+JudgmentsLike = pd.DataFrame | Iterable[Mapping[str, Any]] | str | Path
+
+
+def _records_from_path(path: Path) -> list[dict[str, Any]]:
+    from .store import read_records
+
+    files = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
+    return [rec for file in files for rec in read_records(file)]
+
+
+def judgments_frame(source: JudgmentsLike) -> pd.DataFrame:
+    """Normalise judgments (DataFrame, records, a JSONL file or a folder of them) into the
+    judgments frame every analysis takes.
+
+    ``score`` is NaN unless ``status == "ok"``; ``legacy_score`` is what the official script
+    would average (the score, or -1 for a failure). The last record per
+    (judge, model, question_id) wins, as in the append-only store.
+
+    >>> f = judgments_frame([{"model": "m", "question_id": 1, "category": "数学计算",
+    ...                       "status": "parse_failed", "score": None}])
+    >>> f.loc[0, "status"], float(f.loc[0, "legacy_score"]), bool(np.isnan(f.loc[0, "score"]))
+    ('parse_failed', -1.0, True)
+    """
+    if isinstance(source, (str, Path)):
+        frame = pd.DataFrame(_records_from_path(Path(source)))
+    elif isinstance(source, pd.DataFrame):
+        frame = source.copy()
+    else:
+        frame = pd.DataFrame(list(source))
+    for column in FRAME_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    if frame.empty:
+        return frame.loc[:, list(FRAME_COLUMNS)]
+    frame["status"] = frame["status"].fillna("ok")
+    frame["judge"] = frame["judge"].fillna("")
+    ok = frame["status"].eq("ok")
+    score = pd.to_numeric(frame["score"], errors="coerce")
+    frame["score"] = score.where(ok)
+    legacy = pd.to_numeric(frame["legacy_score"], errors="coerce")
+    frame["legacy_score"] = legacy.fillna(score.where(ok, -1.0))
+    frame["dimensions"] = [d if isinstance(d, Mapping) else {} for d in frame["dimensions"]]
+    frame = frame.drop_duplicates(["judge", "model", "question_id"], keep="last")
+    return frame.reset_index(drop=True)
+
+
+def summarize_category_means(category_means: pd.DataFrame) -> pd.DataFrame:
+    """Add 中文推理, 中文语言 and 总分 to a table whose columns include the 8 category means.
+
+    Reasoning = mean(数学计算, 逻辑推理); Language = mean of the other six; Overall =
+    (Reasoning + Language) / 2 — a mean of means, not a mean over questions.
+
+    >>> t = pd.DataFrame([{c: 6.0 for c in CATEGORIES} | {"数学计算": 4.0, "逻辑推理": 5.0}])
+    >>> summarize_category_means(t)[["中文推理", "中文语言", "总分"]].iloc[0].tolist()
+    [4.5, 6.0, 5.25]
+    """
+    out = category_means.copy()
+    out[REASONING_COL] = out[list(REASONING)].mean(axis=1, skipna=False)
+    out[LANGUAGE_COL] = out[list(LANGUAGE)].mean(axis=1, skipna=False)
+    out[OVERALL_COL] = (out[REASONING_COL] + out[LANGUAGE_COL]) / 2
+    return out
+
+
+def _single_judge(frame: pd.DataFrame, judge: str | None) -> pd.DataFrame:
+    if judge is not None:
+        frame = frame[frame["judge"] == judge]
+        if frame.empty:
+            raise ValueError(f"no judgments by judge {judge!r}")
+    elif frame["judge"].nunique() > 1:
+        raise ValueError(f"judgments from several judges {sorted(frame['judge'].unique())}; "
+                         "pass judge=")
+    return frame
+
+
+def leaderboard(judgments: JudgmentsLike, *, legacy: bool = False,
+                judge: str | None = None) -> pd.DataFrame:
+    """One row per model: the 8 category means, 中文推理, 中文语言, 总分, n_ok, n_failed.
+
+    Columns follow the official show_result.py (``模型`` then categories in its order, sorted by
+    总分 descending). Failures are excluded from every mean; ``legacy=True`` averages them in as
+    -1 exactly as the official script does.
+
+    >>> rows = [{"model": "m", "question_id": i, "category": c, "status": "ok", "score": 6}
+    ...         for i, c in enumerate(CATEGORIES)]
+    >>> rows.append({"model": "m", "question_id": 99, "category": "数学计算",
+    ...              "status": "parse_failed", "score": None})
+    >>> lb = leaderboard(rows)
+    >>> float(lb.loc[0, "总分"]), int(lb.loc[0, "n_ok"]), int(lb.loc[0, "n_failed"])
+    (6.0, 8, 1)
+    >>> round(float(leaderboard(rows, legacy=True).loc[0, "数学计算"]), 2)
+    2.5
+    """
+    frame = _single_judge(judgments_frame(judgments), judge)
+    value = "legacy_score" if legacy else "score"
+    means = frame.pivot_table(index="model", columns="category", values=value, aggfunc="mean",
+                              dropna=False).reindex(columns=list(CATEGORIES))
+    table = summarize_category_means(means)
+    counts = frame.assign(ok=frame["status"].eq("ok")).groupby("model")["ok"].agg(["sum", "size"])
+    table["n_ok"] = counts["sum"].astype(int)
+    table["n_failed"] = (counts["size"] - counts["sum"]).astype(int)
+    table = table.rename_axis(None, axis=1).reset_index().rename(columns={"model": "模型"})
+    table = table.loc[:, [*OFFICIAL_COLUMNS, "n_ok", "n_failed"]]
+    return table.sort_values(OVERALL_COL, ascending=False, kind="stable").reset_index(drop=True)
+
+
+def dimension_means(judgments: JudgmentsLike, *, judge: str | None = None) -> pd.DataFrame:
+    """Mean score per model × dimension over ok judgments (dimensions vary by answer type,
+    so each mean is over the questions that have that dimension); ``n`` gives the counts.
+
+    >>> rows = [{"model": "m", "question_id": 1, "category": "数学计算", "status": "ok",
+    ...          "score": 6, "dimensions": {"逻辑连贯性": 5, "完备性": 7}},
+    ...         {"model": "m", "question_id": 2, "category": "数学计算", "status": "ok",
+    ...          "score": 8, "dimensions": {"逻辑连贯性": 7}}]
+    >>> dimension_means(rows)[["model", "dimension", "mean", "n"]].values.tolist()
+    [['m', '完备性', 7.0, 1], ['m', '逻辑连贯性', 6.0, 2]]
+    """
+    frame = _single_judge(judgments_frame(judgments), judge)
+    frame = frame[frame["status"].eq("ok")]
+    long = [(model, name, float(value)) for model, dims in zip(frame["model"], frame["dimensions"])
+            for name, value in dims.items()]
+    table = pd.DataFrame(long, columns=["model", "dimension", "score"])
+    return (table.groupby(["model", "dimension"])["score"].agg(mean="mean", n="size")
+            .reset_index())
+
+
+def failure_table(judgments: JudgmentsLike) -> pd.DataFrame:
+    """Counts per judge × model × category × status, so failures show in every table.
+
+    >>> failure_table([{"model": "m", "question_id": 1, "category": "数学计算",
+    ...                 "status": "error"}]).values.tolist()
+    [['', 'm', '数学计算', 0, 0, 1, 1]]
+    """
+    frame = judgments_frame(judgments)
+    table = pd.crosstab([frame["judge"], frame["model"], frame["category"]], frame["status"])
+    table = table.reindex(columns=["ok", "parse_failed", "error"], fill_value=0)
+    table["total"] = table.sum(axis=1)
+    return table.rename_axis(None, axis=1).reset_index()
+
+
+def export_results(judgments: JudgmentsLike, results_dir: str | Path, *,
+                   judge: str | None = None) -> dict[str, Path]:
+    """Write leaderboard (CSV with official column names + xlsx), legacy leaderboard,
+    dimension means and failure counts; returns the written paths."""
+    frame = judgments_frame(judgments)
+    out = Path(results_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = {
+        "leaderboard": leaderboard(frame, judge=judge),
+        "leaderboard_legacy": leaderboard(frame, judge=judge, legacy=True),
+        "dimensions": dimension_means(frame, judge=judge),
+        "failures": failure_table(frame),
+    }
+    paths: dict[str, Path] = {}
+    for name, table in tables.items():
+        paths[name] = out / f"{name}.csv"
+        table.to_csv(paths[name], index=False, encoding="utf-8")
+    paths["leaderboard_xlsx"] = out / "leaderboard.xlsx"
+    with pd.ExcelWriter(paths["leaderboard_xlsx"]) as writer:
+        for name, table in tables.items():
+            table.to_excel(writer, sheet_name=name, index=False)
+    return paths
+

@@ -1,0 +1,34 @@
+"""Errors a user can act on: each names the file, the line and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["InputError"]
+
+
+class InputError(ValueError):
+    """Bad input, located as precisely as possible.
+
+    >>> str(InputError("is empty", path="q.jsonl", line=3, field="question"))
+    "q.jsonl, line 3, field 'question': is empty"
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.field = field
+        self.reason = message
+        where = [p for p in (
+            self.path,
+            f"line {line}" if line is not None else None,
+            f"field {field!r}" if field is not None else None,
+        ) if p]
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)

@@ -1,0 +1,24 @@
+"""Where the shipped benchmark files live.
+
+The benchmark ships in ``data/alignbench/`` at the repository root so that everything
+runs offline; ``ALIGNBENCH_DATA_DIR`` points elsewhere (e.g. for a wheel install).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["REPO_ROOT", "benchmark_dir", "config_dir"]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def benchmark_dir() -> Path:
+    """Folder holding the shipped question files, configs and the judge prompt template."""
+    return Path(os.environ.get("ALIGNBENCH_DATA_DIR", REPO_ROOT / "data" / "alignbench"))
+
+
+def config_dir() -> Path:
+    """Folder holding the four official config JSONs."""
+    return benchmark_dir() / "config"
