@@ -1,0 +1,308 @@
+"""The ``alignbench`` command line: one function per subcommand, ``main(argv) -> int``.
+
+Exit codes: 0 success; 2 bad input (an :class:`InputError`, message on stderr); 1 when
+nothing could be done (every item tried failed). API keys are read only from the
+environment variable named by ``--api-key-env`` and never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import InputError
+from .store import RecordWriter, done_hashes, request_hash
+
+if TYPE_CHECKING:  # the heavy modules load only when a subcommand runs
+    from .client import EndpointConfig
+    from .generate import RunSummary
+
+__all__ = [
+    "build_parser",
+    "cmd_generate",
+    "cmd_import",
+    "cmd_judge",
+    "cmd_report",
+    "cmd_run",
+    "cmd_serve_local",
+    "cmd_setup_local",
+    "main",
+]
+
+
+def _add_endpoint_args(p: argparse.ArgumentParser, *, required: bool) -> None:
+    p.add_argument("--base-url", action="append", default=[], dest="base_urls",
+                   help="OpenAI-compatible base URL; repeat for a pool of replicas")
+    p.add_argument("--model-id", required=required, default="",
+                   help="model id sent to the endpoint")
+    p.add_argument("--api-key-env", default=None,
+                   help="name of the environment variable holding the API key")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    p.add_argument("--max-retries", type=int, default=6)
+    p.add_argument("--max-tokens", type=int, default=2048)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _endpoint(args: argparse.Namespace, name: str) -> EndpointConfig:
+    from .client import EndpointConfig
+
+    if not args.base_urls:
+        raise InputError("--base-url is required", field="base_url")
+    return EndpointConfig(name=name, base_urls=args.base_urls, model_id=args.model_id,
+                          api_key_env=args.api_key_env, concurrency=args.concurrency,
+                          timeout_s=args.timeout, max_retries=args.max_retries)
+
+
+def _finish(summary: RunSummary) -> int:
+    print(summary.one_line(), flush=True)
+    return 1 if summary.nothing_done else 0
+
+
+def add_generate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="answer questions with a model (writes OUT/<MODEL>.jsonl)")
+    p.add_argument("--questions", default="v1.1",
+                   help="v1.0, v1.1, a JSONL path or a Hugging Face dataset name")
+    p.add_argument("--model", required=True,
+                   help="the model's name in this run; 'reference' = reference-answer control")
+    p.add_argument("--out", required=True, help="answers folder")
+    p.add_argument("--per-category", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--system-prompt", default=None)
+    p.add_argument("--temperature", type=float, default=None,
+                   help="override the official per-category temperature")
+    _add_endpoint_args(p, required=False)
+    p.set_defaults(func=cmd_generate)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .client import EndpointConfig
+    from .data import load_questions
+    from .generate import run_generation
+
+    endpoint = (EndpointConfig.reference(args.model) if args.model == "reference"
+                else _endpoint(args, args.model))
+    if not endpoint.is_reference and not args.model_id:
+        raise InputError("--model-id is required", field="model_id")
+    questions = load_questions(args.questions, per_category=args.per_category, seed=args.seed)
+    summary = run_generation(questions, endpoint, Path(args.out) / f"{args.model}.jsonl",
+                             max_tokens=args.max_tokens, temperature=args.temperature,
+                             system_prompt=args.system_prompt, progress=not args.no_progress)
+    return _finish(summary)
+
+
+def add_judge(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("judge", help="judge answers (writes OUT/<JUDGE>/<model>.jsonl)")
+    p.add_argument("--answers", required=True, help="answer JSONL file or folder of them")
+    p.add_argument("--judge", required=True, help="the judge's name in this run")
+    p.add_argument("--out", required=True, help="judgments folder")
+    p.add_argument("--structured", choices=("none", "json_schema", "grammar"), default="none")
+    p.add_argument("--max-reasks", type=int, default=2)
+    p.add_argument("--template", default=None, help="judge prompt template file")
+    _add_endpoint_args(p, required=True)
+    p.set_defaults(func=cmd_judge)
+
+
+def cmd_judge(args: argparse.Namespace) -> int:
+    from .judge import run_judging
+
+    summary = run_judging(args.answers, _endpoint(args, args.judge),
+                          Path(args.out) / args.judge, max_reasks=args.max_reasks,
+                          structured=args.structured, template=args.template,
+                          max_tokens=args.max_tokens, progress=not args.no_progress)
+    return _finish(summary)
+
+
+def add_import(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import", help="import official-format answer/judgment files into a run")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--answers", nargs="+", help="official answer JSONL files")
+    group.add_argument("--judgments", nargs="+", help="official judgment JSONL files")
+    p.add_argument("--out", required=True, help="run folder (gets answers/ or judgments/)")
+    p.add_argument("--judge", default=None,
+                   help="judge name for judgments (default: the file's folder name)")
+    p.add_argument("--questions", default="v1.1",
+                   help="question set that supplies missing fields (reference, subcategory)")
+    p.set_defaults(func=cmd_import)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .data import load_questions, read_official_answers, read_official_judgments
+
+    by_id = {q["question_id"]: q for q in load_questions(args.questions)}
+    records = []
+    for path in args.answers or args.judgments:
+        rows = (read_official_answers(path) if args.answers
+                else read_official_judgments(path, judge=args.judge))
+        for number, rec in enumerate(rows, start=1):
+            question = by_id.get(rec["question_id"])
+            if question is None:
+                raise InputError(f"question_id {rec['question_id']} is not in {args.questions}",
+                                 path=path, line=number, field="question_id")
+            for name, value in question.items():
+                if rec.get(name) is None:
+                    rec[name] = value
+            rec["request_hash"] = request_hash({"stage": "import", **{
+                k: rec.get(k) for k in ("model", "judge", "question_id", "answer", "judgment")}})
+            records.append(rec)
+    out = Path(args.out)
+    by_target: dict[Path, list[dict[str, Any]]] = {}
+    for rec in records:
+        target = (out / "answers" / f"{rec['model']}.jsonl" if args.answers
+                  else out / "judgments" / rec["judge"] / f"{rec['model']}.jsonl")
+        by_target.setdefault(target, []).append(rec)
+    written = skipped = 0
+    for target, rows in by_target.items():
+        done = done_hashes(target)
+        with RecordWriter(target) as writer:
+            for rec in rows:
+                if rec["request_hash"] in done:
+                    skipped += 1
+                else:
+                    writer.append(rec)
+                    done.add(rec["request_hash"])
+                    written += 1
+    print(f"import: {written} records written, {skipped} already there, into {out}", flush=True)
+    return 0
+
+
+def add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="execute the notebooks of a run YAML, then render its report")
+    p.add_argument("config", help="run YAML, e.g. runs/demo.yaml")
+    p.add_argument("--notebooks", nargs="+", default=None,
+                   help="only these notebooks (e.g. 03_aggregate 04_analysis); default: all")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import papermill
+
+    from .pipeline import NOTEBOOKS, SecretLeakError, run_pipeline
+
+    try:
+        pages = run_pipeline(args.config, notebooks=args.notebooks or NOTEBOOKS,
+                             progress=not args.no_progress)
+    except papermill.PapermillExecutionError as exc:
+        notes = "".join(f"\n  {note}" for note in getattr(exc, "__notes__", []))
+        print(f"alignbench run: notebook failed: {exc.ename}: {exc.evalue}{notes}",
+              file=sys.stderr)
+        return 1
+    except SecretLeakError as exc:
+        print(f"alignbench run: {exc}", file=sys.stderr)
+        return 1
+    print(f"report: {pages[-1]}", flush=True)
+    return 0
+
+
+def add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="re-render the HTML report of a run (runs nothing)")
+    p.add_argument("config", help="run YAML, e.g. runs/demo.yaml")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .pipeline import render_only
+
+    try:
+        pages = render_only(args.config)
+    except FileNotFoundError as exc:
+        print(f"alignbench report: {exc}", file=sys.stderr)
+        return 2
+    print(f"report: {pages[-1]}", flush=True)
+    return 0
+
+
+def _add_local_model_arg(p: argparse.ArgumentParser) -> None:
+    from .local_models import load_registry
+
+    p.add_argument("--model", default="0.5b", choices=sorted(load_registry()[0]),
+                   help="registered local model (alignbench_utils/local_models.json)")
+
+
+def add_setup_local(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("setup-local", help="build llama-server and fetch+verify a local model")
+    _add_local_model_arg(p)
+    p.set_defaults(func=cmd_setup_local)
+
+
+def cmd_setup_local(args: argparse.Namespace) -> int:
+    from .local_models import LocalSetupError
+    from .local_server import setup_local
+
+    try:
+        binary, model = setup_local(args.model)
+    except LocalSetupError as exc:
+        print(f"alignbench setup-local: {exc}", file=sys.stderr)
+        return 1
+    print(f"llama-server: {binary}\nmodel: {model}", flush=True)
+    return 0
+
+
+def add_serve_local(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve-local", help="serve a local model on 127.0.0.1 until Ctrl-C")
+    _add_local_model_arg(p)
+    p.add_argument("--port", type=int, default=None, help="default: a free port")
+    p.add_argument("--parallel", type=int, default=4, help="concurrent slots (-np)")
+    p.add_argument("--ctx", type=int, default=16384, help="total context, split over slots")
+    p.add_argument("--log-dir", default=None, help="server log folder")
+    p.set_defaults(func=cmd_serve_local)
+
+
+def cmd_serve_local(args: argparse.Namespace) -> int:
+    import signal
+    import time
+
+    from .local_models import LocalSetupError
+    from .local_server import LocalServerError, serve_local
+
+    # SIGTERM unwinds like Ctrl-C so the server is always stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with serve_local(args.model, port=args.port, parallel=args.parallel, ctx=args.ctx,
+                         log_dir=args.log_dir) as server:
+            print(f"serving {server.model_id} at {server.base_url} (log: {server.log_path});"
+                  " Ctrl-C to stop", flush=True)
+            while server.proc.poll() is None:
+                time.sleep(0.5)
+            print(f"alignbench serve-local: server exited with code {server.proc.returncode}",
+                  file=sys.stderr)
+            return 1
+    except (LocalSetupError, LocalServerError) as exc:
+        print(f"alignbench serve-local: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("stopped", flush=True)
+        return 0
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    add_generate, add_judge, add_import, add_run, add_report,
+    add_setup_local, add_serve_local,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; each ``add_*`` function registers one subcommand."""
+    parser = argparse.ArgumentParser(prog="alignbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``alignbench`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except InputError as exc:
+        print(f"alignbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,349 @@
+"""Async calls to any OpenAI-compatible chat endpoint that survive real-world faults.
+
+The official scripts abort on the first item that fails three times and die within seconds
+of a provider rate limit. Here every call goes through a retry loop of our own (the openai
+client runs with ``max_retries=0`` so attempts are counted and bounded here): exponential
+backoff with jitter that honours ``Retry-After`` for 429, 5xx, timeouts and connection
+errors, bounded both in count and in total time. A 429 also lowers the endpoint's effective
+concurrency (AIMD), so a rate-limited run slows down instead of failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import email.utils
+import itertools
+import os
+import random
+import time
+from collections.abc import Awaitable, Coroutine
+from dataclasses import dataclass, fields
+from datetime import UTC
+from typing import Any, Self, TypeVar
+
+import openai
+
+from .errors import InputError
+
+__all__ = [
+    "REFERENCE_URL",
+    "AdaptiveLimiter",
+    "CallError",
+    "CallResult",
+    "EndpointClient",
+    "EndpointConfig",
+    "parse_retry_after",
+    "run_sync",
+]
+
+REFERENCE_URL = "reference"  # base URL of the reference pseudo-model (no HTTP)
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+T = TypeVar("T")
+
+
+@dataclass
+class EndpointConfig:
+    """One model endpoint: where, which model, how hard to push it, what it costs.
+
+    Several ``base_urls`` serve one model (a pool of vLLM replicas); calls go to the least
+    busy one (round-robin among ties). ``concurrency`` bounds the whole pool. ``price`` is
+    ``{"prompt": $/1M tokens, "completion": $/1M tokens}``. The API key is read from the
+    environment variable named ``api_key_env`` at call time and never stored here.
+
+    >>> EndpointConfig.from_dict({"name": "m", "base_url": "http://h/v1", "model_id": "x"}).base_urls
+    ['http://h/v1']
+    """
+
+    name: str
+    base_urls: list[str]
+    model_id: str = ""
+    api_key_env: str | None = None
+    concurrency: int = 8
+    timeout_s: float = 120.0
+    max_retries: int = 6
+    max_retry_time_s: float = 600.0
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    price: dict[str, float] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.base_urls, str):
+            self.base_urls = [self.base_urls]
+        if not self.name:
+            raise InputError("endpoint needs a name", field="name")
+        if not self.base_urls:
+            raise InputError(f"endpoint {self.name!r} needs at least one base URL",
+                             field="base_urls")
+        if not self.is_reference and not self.model_id:
+            raise InputError(f"endpoint {self.name!r} needs a model_id", field="model_id")
+        if self.concurrency < 1:
+            raise InputError(f"concurrency must be >= 1, got {self.concurrency}",
+                             field="concurrency")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EndpointConfig:
+        """Build from a run-YAML mapping; ``base_url`` (one) or ``base_urls`` (a list)."""
+        data = dict(data)
+        if "base_url" in data:
+            url = data.pop("base_url")
+            data["base_urls"] = [url] if isinstance(url, str) else list(url)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"unknown endpoint settings {unknown}; allowed: {sorted(known)}")
+        return cls(**data)
+
+    @classmethod
+    def reference(cls, name: str = "reference") -> EndpointConfig:
+        """The calibration control: answers with the question's reference answer, no HTTP."""
+        return cls(name=name, base_urls=[REFERENCE_URL], model_id=REFERENCE_URL)
+
+    @property
+    def is_reference(self) -> bool:
+        return self.base_urls == [REFERENCE_URL]
+
+    def api_key(self) -> str:
+        """The key from the environment; a dummy for keyless local endpoints."""
+        if not self.api_key_env:
+            return "EMPTY"
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise InputError(f"environment variable {self.api_key_env} is not set",
+                             field="api_key_env")
+        return key
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """Estimated US dollars, or None without a price table.
+
+        >>> EndpointConfig("m", ["u"], "x", price={"prompt": 1.0, "completion": 2.0}).cost(
+        ...     1_000_000, 500_000)
+        2.0
+        """
+        if not self.price:
+            return None
+        return (prompt_tokens * self.price.get("prompt", 0.0)
+                + completion_tokens * self.price.get("completion", 0.0)) / 1e6
+
+
+@dataclass
+class CallResult:
+    """One successful chat call."""
+
+    text: str
+    usage: dict[str, int]
+    latency_s: float
+    attempts: int
+    finish_reason: str | None = None
+    cost_usd: float | None = None
+
+
+class CallError(Exception):
+    """A call that failed for good (non-retryable, or retries/time exhausted)."""
+
+    def __init__(self, message: str, *, attempts: int, status: int | None = None) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.status = status
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date).
+
+    >>> parse_retry_after("2.5"), parse_retry_after(None), parse_retry_after("soon")
+    (2.5, None, None)
+    >>> parse_retry_after("Wed, 21 Oct 2015 07:28:05 GMT", now=1445412480.0)
+    5.0
+    """
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+class AdaptiveLimiter:
+    """Concurrency limit that adapts to 429s (AIMD).
+
+    On a 429 the limit halves (once per congestion epoch: 429s of requests sent before the
+    last cut do not cut again) and the level that overflowed is remembered. Successes grow it
+    back: +1 per success up to just below that level, then +1 per ``limit x patience``
+    successes while probing above it; each failed probe doubles the patience, so a hard
+    server cap costs ever fewer dips. It never exceeds the configured maximum.
+    """
+
+    def __init__(self, maximum: int) -> None:
+        self.maximum = maximum
+        self.limit = maximum
+        self.in_flight = 0
+        self.epoch = 0
+        self._ceiling = maximum
+        self._patience = 1
+        self._streak = 0
+        self._cond = asyncio.Condition()
+
+    async def acquire(self) -> int:
+        """Wait for a slot; returns the epoch the request is sent in."""
+        async with self._cond:
+            await self._cond.wait_for(lambda: self.in_flight < self.limit)
+            self.in_flight += 1
+            return self.epoch
+
+    async def release(self, epoch: int, *, throttled: bool) -> None:
+        async with self._cond:
+            self.in_flight -= 1
+            if throttled:
+                if epoch == self.epoch:
+                    probing = self.limit > self._ceiling
+                    self._ceiling = max(1, self.limit - 1)
+                    self.limit = max(1, self.limit // 2)
+                    self._patience = min(64, self._patience * 2) if probing else self._patience
+                    self._streak = 0
+                    self.epoch += 1
+            elif self.limit < self.maximum:
+                if self.limit < self._ceiling:
+                    self.limit += 1
+                else:
+                    self._streak += 1
+                    if self._streak >= self.limit * self._patience:
+                        self.limit += 1
+                        self._streak = 0
+            self._cond.notify_all()
+
+
+class EndpointClient:
+    """Async chat calls to one endpoint (a pool of base URLs), with limits and retries.
+
+    Use as ``async with EndpointClient(cfg) as client: await client.chat(messages)``; the
+    openai clients are bound to the running event loop, so create one per run.
+    """
+
+    def __init__(self, config: EndpointConfig, *, seed: int | None = None) -> None:
+        if config.is_reference:
+            raise ValueError("the reference pseudo-model makes no HTTP calls")
+        self.config = config
+        self._key = config.api_key()
+        self._clients = [openai.AsyncOpenAI(base_url=url, api_key=self._key, max_retries=0,
+                                            timeout=config.timeout_s)
+                         for url in config.base_urls]
+        self._busy = [0] * len(self._clients)
+        self._turn = itertools.count()
+        self.limiter = AdaptiveLimiter(config.concurrency)
+        self.calls_per_url = [0] * len(self._clients)
+        self._rng = random.Random(seed)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        for client in self._clients:
+            await client.close()
+
+    def _pick(self) -> int:
+        """Least busy base URL; round-robin among equally busy ones."""
+        start = next(self._turn) % len(self._clients)
+        order = [(start + i) % len(self._clients) for i in range(len(self._clients))]
+        return min(order, key=lambda i: self._busy[i])
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key and self._key != "EMPTY" else text
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return retry_after * (1.0 + 0.1 * self._rng.random())
+        cfg = self.config
+        return min(cfg.backoff_max_s, cfg.backoff_base_s * 2**attempt) * (
+            0.5 + 0.5 * self._rng.random())
+
+    async def chat(self, messages: list[dict[str, str]], **params: Any) -> CallResult:
+        """One chat completion; ``params`` go to the API (temperature, max_tokens,
+        response_format, extra_body, ...). Raises :class:`CallError` when it gives up."""
+        cfg = self.config
+        deadline = time.monotonic() + cfg.max_retry_time_s
+        attempt = 0
+        while True:
+            attempt += 1
+            epoch = await self.limiter.acquire()
+            index = self._pick()
+            self._busy[index] += 1
+            self.calls_per_url[index] += 1
+            throttled, retry_after, status = False, None, None
+            started = time.monotonic()
+            try:
+                response = await self._clients[index].chat.completions.create(
+                    model=cfg.model_id, messages=messages, **params)
+            except openai.APIStatusError as exc:
+                status = exc.status_code
+                throttled = status == 429
+                retry_after = parse_retry_after(exc.response.headers.get("retry-after"))
+                message = f"HTTP {status}: {self._scrub(str(exc.message))[:300]}"
+                retryable = status in RETRYABLE_STATUS or status >= 500
+            except openai.APITimeoutError:
+                message, retryable = f"timeout after {cfg.timeout_s:g} s", True
+            except openai.APIConnectionError as exc:
+                message, retryable = f"connection error: {self._scrub(str(exc))[:300]}", True
+            except openai.APIError as exc:  # e.g. a 200 whose body is not a chat completion
+                message, retryable = f"bad response: {self._scrub(str(exc))[:300]}", True
+            else:
+                if getattr(response, "choices", None) is not None:
+                    return self._result(response, time.monotonic() - started, attempt)
+                message, retryable = f"bad response: {self._scrub(str(response))[:300]}", True
+            finally:
+                self._busy[index] -= 1
+                await self.limiter.release(epoch, throttled=throttled)
+            if not retryable or attempt > cfg.max_retries:
+                raise CallError(message if not retryable else
+                                f"{message} (gave up after {attempt} attempts)",
+                                attempts=attempt, status=status)
+            delay = self._backoff(attempt - 1, retry_after)
+            if time.monotonic() + delay > deadline:
+                raise CallError(f"{message} (gave up: retry time {cfg.max_retry_time_s:g} s "
+                                f"spent after {attempt} attempts)", attempts=attempt,
+                                status=status)
+            await asyncio.sleep(delay)
+
+    def _result(self, response: Any, latency: float, attempts: int) -> CallResult:
+        choice = response.choices[0] if response.choices else None
+        text = (choice.message.content or "") if choice is not None else ""
+        usage_obj = response.usage
+        usage = {
+            "prompt_tokens": int(getattr(usage_obj, "prompt_tokens", 0) or 0),
+            "completion_tokens": int(getattr(usage_obj, "completion_tokens", 0) or 0),
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        return CallResult(text=text, usage=usage, latency_s=round(latency, 4), attempts=attempts,
+                          finish_reason=getattr(choice, "finish_reason", None),
+                          cost_usd=self.config.cost(usage["prompt_tokens"],
+                                                    usage["completion_tokens"]))
+
+
+def run_sync(coro: Coroutine[Any, Any, T] | Awaitable[T]) -> T:
+    """Run a coroutine to completion from sync code, inside Jupyter too.
+
+    ipykernel already runs an event loop in the main thread, where ``asyncio.run`` fails;
+    then the coroutine runs in a worker thread with its own loop.
+
+    >>> async def two(): return 2
+    >>> run_sync(two())
+    2
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="alignbench-sync") as pool:
+        return pool.submit(asyncio.run, coro).result()  # type: ignore[arg-type]
+
