@@ -122,6 +122,16 @@ def test_rank_tiers_new_tier_starts_from_leader_not_neighbour():
     assert tiers["tier"].tolist() == [1, 1, 2]
 
 
+def test_rank_tiers_model_without_overall_is_listed_last_unranked(frame):
+    f = frame.copy()
+    no_math = (f["model"] == "m2") & (f["category"] == "数学计算")
+    f.loc[no_math, ["status", "score"]] = ["parse_failed", np.nan]
+    tiers = rank_tiers(f, n_boot=500, seed=0)
+    assert tiers["model"].tolist()[-1] == "m2" and np.isnan(tiers["estimate"].iloc[-1])
+    assert tiers["rank"].tolist()[:2] == [1, 2] and tiers["rank"].isna().tolist()[-1]
+    assert tiers["tier"].isna().tolist() == [False, False, True]
+
+
 def test_mixed_effects_equal_mean_differences_on_balanced_data():
     f = synthetic_frame([6.0, 6.5, 7.0], {c: 2 for c in CATEGORIES}, sd=0.5, seed=9)
     table = mixed_effects(f).set_index("model")

@@ -126,6 +126,8 @@ def tier_labels(separated: np.ndarray) -> list[int]:
     >>> tier_labels(s)
     [1, 1, 2]
     """
+    if separated.shape[0] == 0:
+        return []
     tiers, leader = [1], 0
     for j in range(1, separated.shape[0]):
         if separated[leader, j]:
@@ -143,21 +145,24 @@ def rank_tiers(data: pd.DataFrame | BootstrapResult, *, level: float = 0.95,
     Rule: sort by estimate (best first); the first model leads tier 1; a model starts a new
     tier (and leads it) when the paired bootstrap CI of (leader − model) at ``level`` lies
     entirely above 0, otherwise it shares the leader's tier. Unadjusted paired CIs are used,
-    so tiers are a display aid, not a family-wise claim.
+    so tiers are a display aid, not a family-wise claim. A model without an estimate (a
+    category with no ok judgment) is listed last with no rank and no tier.
     """
     result = as_result(data, n_boot=n_boot, seed=seed)
     k = result.metrics.index(metric)
     lower, upper = intervals(result, level=level)
-    order = np.argsort(-result.estimates[:, k], kind="stable")
-    reps = result.replicates[:, order, k]
+    order = np.argsort(-result.estimates[:, k], kind="stable")  # NaN sorts last
+    estimate = result.estimates[order, k]
+    n_ranked = int(np.isfinite(estimate).sum())
+    reps = result.replicates[:, order[:n_ranked], k]
     diffs = reps[:, :, None] - reps[:, None, :]
     separated = np.nanquantile(diffs, (1 - level) / 2, axis=0) > 0
-    estimate = result.estimates[order, k]
+    unranked = [pd.NA] * (len(order) - n_ranked)
     return pd.DataFrame({
         "model": [result.models[i] for i in order],
         "estimate": estimate,
         "lower": lower[order, k],
         "upper": upper[order, k],
-        "rank": pd.Series(-estimate).rank(method="min").astype(int).to_numpy(),
-        "tier": tier_labels(separated),
+        "rank": pd.array(pd.Series(-estimate).rank(method="min"), dtype="Int64"),
+        "tier": pd.array(tier_labels(separated) + unranked, dtype="Int64"),
     })

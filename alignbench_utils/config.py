@@ -1,0 +1,415 @@
+"""The run YAML: one file describes one run (dataset, models, judges, statistics, output).
+
+The schema is the dataclasses below; :func:`load_config` checks a file against them and
+fails with one error naming the file, the line and the key path (``models[1].sampling``),
+before any endpoint is called. A config holds only the *names* of environment variables
+for API keys (``api_key_env``), never a key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import InputError
+from .taxonomy import CATEGORIES
+
+__all__ = [
+    "LOCAL",
+    "REFERENCE",
+    "AgreementSpec",
+    "ConfigError",
+    "DatasetSpec",
+    "JudgeSpec",
+    "LocalSpec",
+    "ModelSpec",
+    "OutputSpec",
+    "RunConfig",
+    "Sampling",
+    "StatisticsSpec",
+    "endpoint_from_spec",
+    "load_config",
+    "parse_config",
+]
+
+LOCAL = "local"  # base_url: start the embedded local model server for this endpoint
+REFERENCE = "reference"  # base_url: the reference control (the questions' reference answers)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ConfigError(InputError):
+    """A run YAML that does not fit the schema; ``field`` is the key path."""
+
+
+@dataclass
+class Sampling:
+    """Sampling parameters sent with every request."""
+
+    temperature: float | None = None  # None: official per-category temperature (judge: 0)
+    max_tokens: int = 2048
+    system_prompt: str | None = None
+
+
+@dataclass
+class ModelSpec:
+    """An answering model: an OpenAI-compatible endpoint, ``local`` or ``reference``."""
+
+    name: str
+    base_url: str | list[str]
+    model_id: str | None = None
+    api_key_env: str | None = None
+    sampling: Sampling = field(default_factory=Sampling)
+    timeout_s: float = 120.0  # per request; raise it for slow local CPUs or long answers
+
+
+@dataclass
+class JudgeSpec(ModelSpec):
+    """A judge: an endpoint plus how its output is constrained and which prompt it gets."""
+
+    structured: Literal["none", "json_schema", "grammar"] = "none"
+    max_reasks: int = 1
+    template: str | None = None  # path of a prompt template; None: the official one
+
+
+@dataclass
+class DatasetSpec:
+    """Which questions: a shipped release or a JSONL path, optionally a stratified subset."""
+
+    source: str = "v1.1"
+    categories: list[str] | None = None
+    per_category: int | None = None
+    seed: int = 0
+
+
+@dataclass
+class StatisticsSpec:
+    """Settings of the resampling statistics in notebooks 04 and 05."""
+
+    n_boot: int = 2000
+    level: float = 0.95
+    correction: Literal["holm", "bonferroni", "fdr_bh", "fdr_by", "sidak", "hommel"] = "holm"
+    seed: int = 0
+
+
+@dataclass
+class AgreementSpec:
+    """Inputs of the agreement notebook: human labels and/or a second judge."""
+
+    human_labels: str | None = None  # CSV/JSONL of human scores or pairwise labels
+    second_judge: str | None = None  # a judge name; default: the second judge listed
+
+
+@dataclass
+class LocalSpec:
+    """The embedded local model server used wherever ``base_url: local``."""
+
+    model: str = "0.5b"
+    parallel: int = 4
+    ctx: int = 16384
+
+
+@dataclass
+class OutputSpec:
+    """Where the run's data and its HTML report go (default runs/<name>, reports/<name>)."""
+
+    run_dir: str | None = None
+    report_dir: str | None = None
+
+
+@dataclass
+class RunConfig:
+    """One run, as validated from its YAML file."""
+
+    name: str
+    models: list[ModelSpec]
+    judges: list[JudgeSpec]
+    dataset: DatasetSpec = field(default_factory=DatasetSpec)
+    concurrency: int = 8
+    statistics: StatisticsSpec = field(default_factory=StatisticsSpec)
+    agreement: AgreementSpec = field(default_factory=AgreementSpec)
+    local: LocalSpec = field(default_factory=LocalSpec)
+    output: OutputSpec = field(default_factory=OutputSpec)
+    source_path: str | None = field(default=None, metadata={"internal": True})
+
+    @property
+    def run_dir(self) -> Path:
+        """Absolute folder of the run's records, results, figures and notebooks."""
+        return Path(self.output.run_dir or Path("runs") / self.name).resolve()
+
+    @property
+    def report_dir(self) -> Path:
+        """Absolute folder of the HTML report."""
+        return Path(self.output.report_dir or Path("reports") / self.name).resolve()
+
+    @property
+    def uses_local(self) -> bool:
+        """Whether any model or judge needs the embedded local server."""
+        return any(spec.base_url == LOCAL for spec in [*self.models, *self.judges])
+
+    @property
+    def primary_judge(self) -> str:
+        """The judge whose scores make the leaderboard: the first one listed."""
+        return self.judges[0].name
+
+    @property
+    def second_judge(self) -> str | None:
+        """The judge compared with the primary one in agreement and error analysis."""
+        if self.agreement.second_judge:
+            return self.agreement.second_judge
+        return self.judges[1].name if len(self.judges) > 1 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (for notebook parameters and the report), without internal fields."""
+        data = dataclasses.asdict(self)
+        data.pop("source_path")
+        return data
+
+
+# ---------------------------------------------------------------- generic validation
+
+
+def _line_map(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
+    """Key path → 1-based line, from the YAML composer's marks."""
+    out = {} if out is None else out
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = (*path, key.value)
+            out[child] = key.start_mark.line + 1
+            _line_map(value, child, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _line_map(item, (*path, index), out)
+    return out
+
+
+def _format_path(path: tuple) -> str:
+    """``('models', 0, 'name')`` → ``'models[0].name'``.
+
+    >>> _format_path(("models", 0, "sampling", "temperature"))
+    'models[0].sampling.temperature'
+    """
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _type_name(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(arg) for arg in typing.get_args(hint))
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    if origin is list:
+        return f"list of {_type_name(typing.get_args(hint)[0])}"
+    if dataclasses.is_dataclass(hint):
+        return "mapping"
+    return "null" if hint is type(None) else hint.__name__
+
+
+class _Checker:
+    """Walks a loaded YAML value against a dataclass schema, raising located errors."""
+
+    def __init__(self, file: str | None, lines: dict[tuple, int]) -> None:
+        self.file, self.lines = file, lines
+
+    def fail(self, path: tuple, message: str) -> typing.NoReturn:
+        probe = path
+        while probe and probe not in self.lines:
+            probe = probe[:-1]
+        raise ConfigError(message, path=self.file, line=self.lines.get(probe),
+                          field=_format_path(path) or None)
+
+    def check(self, value: Any, hint: Any, path: tuple) -> Any:
+        origin = typing.get_origin(hint)
+        if origin in (typing.Union, types.UnionType):
+            for arg in typing.get_args(hint):
+                try:
+                    return self.check(value, arg, path)
+                except ConfigError:
+                    continue
+            self.fail(path, f"expected {_type_name(hint)}, got {_describe(value)}")
+        if origin is Literal:
+            if value not in typing.get_args(hint):
+                self.fail(path, f"expected {_type_name(hint)}, got {_describe(value)}")
+            return value
+        if origin is list:
+            if not isinstance(value, list):
+                self.fail(path, f"expected {_type_name(hint)}, got {_describe(value)}")
+            item = typing.get_args(hint)[0]
+            return [self.check(v, item, (*path, i)) for i, v in enumerate(value)]
+        if dataclasses.is_dataclass(hint):
+            return self.record(value, hint, path)
+        if hint is type(None):
+            if value is not None:
+                self.fail(path, f"expected null, got {_describe(value)}")
+            return None
+        if hint is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+            self.fail(path, f"expected {_type_name(hint)}, got {_describe(value)}")
+        return value
+
+    def record(self, value: Any, cls: type, path: tuple) -> Any:
+        if not isinstance(value, dict):
+            self.fail(path, f"expected a mapping, got {_describe(value)}")
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+        for key in value:
+            if key not in fields:
+                close = difflib.get_close_matches(str(key), list(fields), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                self.fail((*path, key), f"unknown key {key!r} (allowed: {', '.join(fields)}){hint}")
+        kwargs = {}
+        for name, spec in fields.items():
+            if name in value:
+                kwargs[name] = self.check(value[name], hints[name], (*path, name))
+            elif (spec.default is dataclasses.MISSING
+                  and spec.default_factory is dataclasses.MISSING):
+                self.fail(path, f"missing required key {name!r}")
+        return cls(**kwargs)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    return f"{type(value).__name__} {value!r:.40}"
+
+
+# ---------------------------------------------------------------- semantic checks
+
+
+def _check_endpoint(checker: _Checker, spec: ModelSpec, path: tuple, *, judge: bool) -> None:
+    urls = spec.base_url if isinstance(spec.base_url, list) else [spec.base_url]
+    if not urls:
+        checker.fail((*path, "base_url"), "needs at least one URL")
+    special = [u for u in urls if u in (LOCAL, REFERENCE)]
+    if special and len(urls) > 1:
+        checker.fail((*path, "base_url"), f"{special[0]!r} cannot be mixed with URLs")
+    if judge and urls == [REFERENCE]:
+        checker.fail((*path, "base_url"), "a judge cannot be the reference control")
+    for url in urls:
+        if url not in (LOCAL, REFERENCE) and not re.match(r"^https?://", url):
+            checker.fail((*path, "base_url"),
+                         f"expected an http(s):// URL, 'local' or 'reference', got {url!r}")
+    if not _NAME.match(spec.name):
+        checker.fail((*path, "name"), f"{spec.name!r} is not usable as a file name "
+                                      "(letters, digits, '.', '_', '-')")
+    env = spec.api_key_env
+    if env is not None and not _ENV_NAME.match(env):
+        checker.fail((*path, "api_key_env"),
+                     "must be the NAME of an environment variable holding the key, not the key")
+    if urls[0] not in (LOCAL, REFERENCE) and not spec.model_id:
+        checker.fail((*path, "model_id"), "required for a remote endpoint")
+    if spec.timeout_s <= 0:
+        checker.fail((*path, "timeout_s"), "must be > 0 seconds")
+    if spec.sampling.max_tokens < 1:
+        checker.fail((*path, "sampling", "max_tokens"), "must be >= 1")
+    if judge and isinstance(spec, JudgeSpec) and spec.max_reasks < 0:
+        checker.fail((*path, "max_reasks"), "must be >= 0")
+    if judge and spec.sampling.temperature not in (None, 0):
+        checker.fail((*path, "sampling", "temperature"),
+                     "the official judge runs at temperature 0 (null or 0)")
+    if judge and spec.sampling.system_prompt is not None:
+        checker.fail((*path, "sampling", "system_prompt"),
+                     "the official judge gets a single user message; leave it null")
+
+
+def _check_run(checker: _Checker, cfg: RunConfig) -> None:
+    if not _NAME.match(cfg.name):
+        checker.fail(("name",), f"{cfg.name!r} is not usable as a folder name")
+    for key, specs in (("models", cfg.models), ("judges", cfg.judges)):
+        if not specs:
+            checker.fail((key,), "needs at least one entry")
+        seen: set[str] = set()
+        for index, spec in enumerate(specs):
+            if spec.name in seen:
+                checker.fail((key, index, "name"), f"duplicate name {spec.name!r}")
+            seen.add(spec.name)
+            _check_endpoint(checker, spec, (key, index), judge=key == "judges")
+    unknown = [c for c in cfg.dataset.categories or [] if c not in CATEGORIES]
+    if unknown:
+        checker.fail(("dataset", "categories"),
+                     f"unknown categories {unknown}; allowed: {', '.join(CATEGORIES)}")
+    if cfg.dataset.per_category is not None and cfg.dataset.per_category < 1:
+        checker.fail(("dataset", "per_category"), "must be >= 1 (or null for all questions)")
+    if cfg.concurrency < 1:
+        checker.fail(("concurrency",), "must be >= 1")
+    if cfg.statistics.n_boot < 1:
+        checker.fail(("statistics", "n_boot"), "must be >= 1")
+    if not 0 < cfg.statistics.level < 1:
+        checker.fail(("statistics", "level"), "must be between 0 and 1, e.g. 0.95")
+    judges = [j.name for j in cfg.judges]
+    second = cfg.agreement.second_judge
+    if second is not None and second not in judges:
+        checker.fail(("agreement", "second_judge"), f"{second!r} is not one of the judges {judges}")
+
+
+def parse_config(data: Any, *, file: str | None = None,
+                 lines: dict[tuple, int] | None = None) -> RunConfig:
+    """Validate already-loaded YAML data (a dict) into a :class:`RunConfig`.
+
+    >>> cfg = parse_config({"name": "t", "models": [{"name": "ref", "base_url": "reference"}],
+    ...                     "judges": [{"name": "j", "base_url": "local"}]})
+    >>> cfg.judges[0].structured, cfg.uses_local, cfg.dataset.source
+    ('none', True, 'v1.1')
+    >>> parse_config({"name": "t", "models": [], "judges": [], "judge": {}})
+    Traceback (most recent call last):
+    ...
+    alignbench_utils.config.ConfigError: field 'judge': unknown key 'judge' (allowed: name, models, judges, dataset, concurrency, statistics, agreement, local, output); did you mean 'judges'?
+    """
+    checker = _Checker(file, lines or {})
+    cfg = checker.record(data, RunConfig, ())
+    _check_run(checker, cfg)
+    cfg.source_path = file
+    return cfg
+
+
+def load_config(path: str | os.PathLike) -> RunConfig:
+    """Read and validate a run YAML; errors name the file, line and key path."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("no such run config file", path=path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}", path=path,
+                          line=mark.line + 1 if mark else None) from None
+    if node is None:
+        raise ConfigError("file is empty", path=path)
+    return parse_config(data, file=str(path), lines=_line_map(node))
+
+
+def endpoint_from_spec(spec: dict[str, Any], concurrency: int = 8):
+    """A :class:`~alignbench_utils.client.EndpointConfig` from one ``models``/``judges`` entry
+    (as a dict, e.g. a notebook parameter); sampling and judge settings are left to the stage.
+
+    >>> endpoint_from_spec({"name": "reference", "base_url": "reference"}).is_reference
+    True
+    >>> endpoint_from_spec({"name": "m", "base_url": "http://h/v1", "model_id": "x",
+    ...                     "timeout_s": 600.0, "sampling": {"max_tokens": 8}}).timeout_s
+    600.0
+    """
+    from .client import EndpointConfig
+
+    if spec.get("base_url") == LOCAL:
+        raise ConfigError("base_url 'local' is resolved by `alignbench run`; when running a "
+                          "notebook alone, start `alignbench serve-local` and pass its URL",
+                          field=f"{spec.get('name')}.base_url")
+    keys = ("name", "base_url", "model_id", "api_key_env", "timeout_s")
+    return EndpointConfig.from_dict({k: spec[k] for k in keys if spec.get(k) is not None}
+                                    | {"concurrency": concurrency})

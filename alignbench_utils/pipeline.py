@@ -1,0 +1,160 @@
+"""``alignbench run`` / ``alignbench report``: execute the notebooks of one run YAML in order
+with papermill, then render the HTML report.
+
+The notebooks are the pipeline; this module only turns the validated config into each
+notebook's parameters, starts the embedded local server once when a model or judge says
+``base_url: local``, and checks that no API key leaked into anything written.
+A rerun resumes: the notebooks call the append-only store, which never repeats a call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import papermill
+from tqdm import tqdm
+
+from .config import LOCAL, RunConfig, load_config
+from .paths import REPO_ROOT
+from .report import KERNEL_NAME, execute_notebook, render_report
+
+__all__ = [
+    "NOTEBOOKS",
+    "NOTEBOOK_DIR",
+    "SecretLeakError",
+    "find_secret_leaks",
+    "notebook_parameters",
+    "render_only",
+    "run_pipeline",
+]
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+NOTEBOOKS = ("01_generate", "02_judge", "03_aggregate", "04_analysis", "05_agreement",
+             "06_error_analysis")
+_MIN_SECRET_LEN = 8  # shorter values (e.g. "EMPTY") are not API keys and would match by chance
+
+
+class SecretLeakError(RuntimeError):
+    """An API key value was found in a file the run wrote (the key itself is never shown)."""
+
+
+def _resolve(specs: Iterable[dict[str, Any]], local: Any | None) -> list[dict[str, Any]]:
+    """Endpoint dicts with ``base_url: local`` replaced by the running local server."""
+    out = []
+    for spec in specs:
+        spec = dict(spec)
+        if spec["base_url"] == LOCAL:
+            spec["base_url"] = local.base_url
+            spec["model_id"] = spec.get("model_id") or local.model_id
+        out.append(spec)
+    return out
+
+
+def notebook_parameters(config: RunConfig, local: Any | None = None) -> dict[str, dict[str, Any]]:
+    """Parameters of every notebook (name → dict) for ``config``.
+
+    ``local`` is the running local server (with ``.base_url`` and ``.model_id``) when the
+    config uses ``base_url: local``. Only environment variable *names* are passed, never keys.
+
+    >>> from alignbench_utils.config import parse_config
+    >>> cfg = parse_config({"name": "t", "models": [{"name": "r", "base_url": "reference"}],
+    ...                     "judges": [{"name": "j", "base_url": "http://h/v1", "model_id": "x"}]})
+    >>> p = notebook_parameters(cfg)
+    >>> p["01_generate"]["per_category"], p["03_aggregate"]["judge"], p["05_agreement"]["human_labels"]
+    (0, 'j', '')
+    """
+    data = config.to_dict()
+    run_dir = str(config.run_dir)
+    ds, st = config.dataset, config.statistics
+    judge = config.primary_judge
+    second = config.second_judge or ""
+    statistics = {"n_boot": st.n_boot, "level": st.level, "seed": st.seed}
+    return {
+        "01_generate": {"run_dir": run_dir, "dataset_source": ds.source,
+                        "categories": ds.categories or [], "per_category": ds.per_category or 0,
+                        "dataset_seed": ds.seed, "models": _resolve(data["models"], local),
+                        "concurrency": config.concurrency},
+        "02_judge": {"run_dir": run_dir, "judges": _resolve(data["judges"], local),
+                     "models": [m.name for m in config.models],
+                     "concurrency": config.concurrency},
+        "03_aggregate": {"run_dir": run_dir, "judge": judge},
+        "04_analysis": {"run_dir": run_dir, "judge": judge, "correction": st.correction,
+                        **statistics},
+        "05_agreement": {"run_dir": run_dir, "judge": judge, "second_judge": second,
+                         "human_labels": config.agreement.human_labels or "", **statistics},
+        "06_error_analysis": {"run_dir": run_dir, "judge": judge, "second_judge": second,
+                              "exclude_models": [m.name for m in config.models
+                                                 if m.base_url == "reference"]},
+    }
+
+
+def find_secret_leaks(config: RunConfig, roots: Sequence[Path]) -> list[Path]:
+    """Files under ``roots`` that contain the value of any ``api_key_env`` variable."""
+    names = {s.api_key_env for s in [*config.models, *config.judges] if s.api_key_env}
+    secrets = [os.environ[n].encode() for n in sorted(names)
+               if len(os.environ.get(n, "")) >= _MIN_SECRET_LEN]
+    if not secrets:
+        return []
+    return [path for root in roots if root.exists() for path in sorted(root.rglob("*"))
+            if path.is_file() and any(s in path.read_bytes() for s in secrets)]
+
+
+def _check_secrets(config: RunConfig) -> None:
+    leaks = find_secret_leaks(config, [config.run_dir, config.report_dir])
+    if leaks:
+        raise SecretLeakError("an API key value appears in: " + ", ".join(map(str, leaks)))
+
+
+def _local_server(config: RunConfig, stack: contextlib.ExitStack) -> Any | None:
+    if not config.uses_local:
+        return None
+    from .local_server import serve_local
+
+    return stack.enter_context(serve_local(
+        model=config.local.model, log_dir=config.run_dir / "logs", parallel=config.local.parallel,
+        ctx=config.local.ctx))
+
+
+def run_pipeline(config: RunConfig | str | os.PathLike, *,
+                 notebooks: Sequence[str] = NOTEBOOKS, progress: bool = True,
+                 kernel_name: str = KERNEL_NAME) -> list[Path]:
+    """Execute ``notebooks`` in order for the run, then render its report; returns the pages.
+
+    Executed notebooks go to ``<run_dir>/notebooks/``, HTML to ``<report_dir>/``. A failing
+    notebook raises ``papermill.PapermillExecutionError`` (its partial output is kept).
+    """
+    config = config if isinstance(config, RunConfig) else load_config(config)
+    unknown = [n for n in notebooks if n not in NOTEBOOKS]
+    if unknown:
+        raise ValueError(f"unknown notebooks {unknown}; allowed: {', '.join(NOTEBOOKS)}")
+    with contextlib.ExitStack() as stack:
+        params = notebook_parameters(config, _local_server(config, stack))
+        bar = tqdm(notebooks, desc=f"alignbench run {config.name}", unit="notebook",
+                   disable=not progress)
+        for name in bar:
+            bar.set_postfix_str(name)
+            executed = config.run_dir / "notebooks" / f"{name}.ipynb"
+            try:
+                execute_notebook(NOTEBOOK_DIR / f"{name}.ipynb", executed, params[name],
+                                 cwd=Path.cwd(), kernel_name=kernel_name)
+            except papermill.PapermillExecutionError as exc:
+                exc.add_note(f"executed notebook with the error: {executed}; "
+                             f"report of what ran: {render_only(config)[-1]}")
+                raise
+            _check_secrets(config)
+    return render_only(config)
+
+
+def render_only(config: RunConfig | str | os.PathLike) -> list[Path]:
+    """Re-render the HTML report from the executed notebooks, running nothing."""
+    config = config if isinstance(config, RunConfig) else load_config(config)
+    if not any((config.run_dir / "notebooks").glob("*.ipynb")):
+        raise FileNotFoundError(f"no executed notebooks in {config.run_dir / 'notebooks'}; "
+                                "run `alignbench run` first")
+    pages = render_report(config)
+    _check_secrets(config)
+    return pages

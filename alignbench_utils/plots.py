@@ -1,0 +1,286 @@
+"""Paper-ready figures in one style: leaderboard with CIs, heatmaps, radar, distributions,
+paired-difference forest plot, failures.
+
+Every function takes the tables the other modules produce (leaderboard, bootstrap CIs,
+comparisons, dimension means, failure counts, the judgments frame) and returns a
+``matplotlib.figure.Figure``; :func:`save_figure` writes PNG + SVG at 300 dpi. Chinese labels
+need a CJK font: :func:`use_style` registers one and refuses to draw empty boxes silently.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import matplotlib
+import matplotlib.axes
+import matplotlib.pyplot as plt
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib import font_manager
+from matplotlib.figure import Figure
+
+from .taxonomy import CATEGORIES, LANGUAGE_COL, OVERALL_COL, REASONING_COL
+
+__all__ = [
+    "STYLE_FILE",
+    "SUMMARY_METRICS",
+    "cjk_font",
+    "plot_category_heatmap",
+    "plot_dimension_heatmap",
+    "plot_failures",
+    "plot_leaderboard",
+    "plot_paired_forest",
+    "plot_radar",
+    "plot_score_distributions",
+    "plot_score_vs_length",
+    "save_figure",
+    "use_style",
+]
+
+STYLE_FILE = Path(__file__).with_name("style.mplstyle")
+SUMMARY_METRICS = (OVERALL_COL, REASONING_COL, LANGUAGE_COL)
+_PALETTE = "colorblind"
+_CJK_HINT = ("no CJK font found for Chinese labels; install one "
+             "(scripts/install_system_deps.sh installs fonts-wqy-microhei)")
+
+
+def _wanted_families() -> list[str]:
+    """CJK families named in the style file, in preference order."""
+    families = matplotlib.rc_params_from_file(str(STYLE_FILE), use_default_template=False)
+    return [f for f in families["font.sans-serif"] if f != "DejaVu Sans"]
+
+
+@lru_cache(maxsize=1)
+def cjk_font() -> tuple[str, Path]:
+    """``(family, file)`` of the first CJK font of the style file that is installed.
+
+    Fonts installed after matplotlib built its cache are registered from the system font
+    folders, so a fresh ``apt-get install`` works without clearing any cache.
+    """
+    wanted = _wanted_families()
+
+    def find() -> tuple[str, Path] | None:
+        by_name = {f.name: Path(f.fname) for f in font_manager.fontManager.ttflist}
+        return next(((name, by_name[name]) for name in wanted if name in by_name), None)
+
+    found = find()
+    if found is None:
+        for path in font_manager.findSystemFonts():
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                continue
+        found = find()
+    if found is None:
+        raise RuntimeError(_CJK_HINT)
+    return found
+
+
+def use_style() -> str:
+    """Apply the package style (seaborn + style file) with the CJK font first; returns it."""
+    family, _ = cjk_font()
+    sns.set_theme(style="whitegrid", palette=_PALETTE)
+    plt.style.use(str(STYLE_FILE))
+    plt.rcParams["font.sans-serif"] = [family, *plt.rcParams["font.sans-serif"]]
+    return family
+
+
+def save_figure(fig: Figure, directory: str | Path, name: str,
+                formats: Sequence[str] = ("png", "svg"), dpi: int = 300) -> list[Path]:
+    """Write ``name.png`` and ``name.svg`` (300 dpi) into ``directory``; returns the paths."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in formats:
+        path = directory / f"{name}.{fmt}"
+        fig.savefig(path, dpi=dpi, format=fmt)
+        paths.append(path)
+    return paths
+
+
+def _model_order(table: pd.DataFrame, model_col: str, value_col: str) -> list[str]:
+    return (table.groupby(model_col)[value_col].mean().sort_values(ascending=False)
+            .index.tolist())
+
+
+def plot_leaderboard(ci: pd.DataFrame, metrics: Sequence[str] = SUMMARY_METRICS,
+                     level: float = 0.95) -> Figure:
+    """Point estimates with bootstrap CIs per model for the summary metrics.
+
+    ``ci`` is the long table of ``stats.bootstrap_leaderboard``
+    (``model, metric, estimate, lower, upper, ...``).
+    """
+    data = ci[ci["metric"].isin(metrics)]
+    order = _model_order(data[data["metric"] == metrics[0]], "model", "estimate")
+    fig, ax = plt.subplots(figsize=(7, 0.55 * len(order) * len(metrics) ** 0.5 + 1.4))
+    colors = sns.color_palette(_PALETTE, len(metrics))
+    offsets = np.linspace(-0.22, 0.22, len(metrics)) if len(metrics) > 1 else [0.0]
+    for metric, color, offset in zip(metrics, colors, offsets):
+        rows = data[data["metric"] == metric].set_index("model").reindex(order)
+        y = np.arange(len(order)) + offset
+        err = np.vstack([rows["estimate"] - rows["lower"], rows["upper"] - rows["estimate"]])
+        ax.errorbar(rows["estimate"], y, xerr=err, fmt="o", color=color, capsize=3,
+                    markersize=5 if metric == metrics[0] else 4, label=metric)
+    ax.set_yticks(range(len(order)), order)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"score (1-10), {level:.0%} bootstrap CI")
+    ax.set_title("Leaderboard")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+def _leaderboard_matrix(leaderboard: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    model_col = "模型" if "模型" in leaderboard.columns else "model"
+    return leaderboard.set_index(model_col).loc[:, list(columns)].astype(float)
+
+
+def _mark_missing(ax: matplotlib.axes.Axes, matrix: pd.DataFrame) -> None:
+    """Write "n/a" in heatmap cells without a value (no ok judgment there)."""
+    for row, col in zip(*np.nonzero(matrix.isna().to_numpy())):
+        ax.text(col + 0.5, row + 0.5, "n/a", ha="center", va="center", color="0.45")
+
+
+def plot_category_heatmap(leaderboard: pd.DataFrame) -> Figure:
+    """Models × (8 categories + 3 summaries) with the values written in each cell."""
+    matrix = _leaderboard_matrix(leaderboard, [*CATEGORIES, *SUMMARY_METRICS[1:], OVERALL_COL])
+    fig, ax = plt.subplots(figsize=(9.5, 0.5 * len(matrix) + 1.8))
+    sns.heatmap(matrix, annot=True, fmt=".2f", cmap="RdYlGn", vmin=1, vmax=10, ax=ax,
+                linewidths=0.5, cbar_kws={"label": "mean score"})
+    _mark_missing(ax, matrix)
+    ax.axvline(len(CATEGORIES), color="white", linewidth=3)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.set_title("Mean score per category")
+    ax.tick_params(axis="x", rotation=35)
+    ax.grid(False)
+    return fig
+
+
+def plot_radar(leaderboard: pd.DataFrame) -> Figure:
+    """The AlignBench paper's radar chart: one polygon per model over the 8 categories."""
+    matrix = _leaderboard_matrix(leaderboard, CATEGORIES)
+    angles = np.linspace(0, 2 * np.pi, len(CATEGORIES), endpoint=False)
+    closed = np.append(angles, angles[0])
+    fig, ax = plt.subplots(figsize=(6.5, 6), subplot_kw={"projection": "polar"})
+    colors = sns.color_palette(_PALETTE, len(matrix))
+    for (model, row), color in zip(matrix.iterrows(), colors):
+        values = np.append(row.to_numpy(), row.to_numpy()[0])
+        ax.plot(closed, values, color=color, linewidth=1.6, label=model)
+        ax.fill(closed, values, color=color, alpha=0.08)
+    ax.set_xticks(angles, list(CATEGORIES))
+    ax.set_ylim(0, 10)
+    ax.set_yticks([2, 4, 6, 8, 10])
+    ax.set_theta_offset(np.pi / 2)
+    ax.set_theta_direction(-1)
+    ax.tick_params(axis="x", pad=14)
+    ax.set_title("Category scores", pad=28)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.05, 1.05))
+    return fig
+
+
+def plot_score_distributions(judgments: pd.DataFrame) -> Figure:
+    """Per-category distribution of ok scores, one box per model, with the points."""
+    ok = judgments[judgments["status"].eq("ok")].copy()
+    order = [c for c in CATEGORIES if c in set(ok["category"])]
+    models = _model_order(ok, "model", "score")
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib 3.11's deprecated `vert`
+        warnings.simplefilter("ignore", matplotlib.MatplotlibDeprecationWarning)
+        sns.boxplot(data=ok, x="category", y="score", hue="model", order=order,
+                    hue_order=models, ax=ax, fliersize=0, linewidth=0.8, palette=_PALETTE)
+    sns.stripplot(data=ok, x="category", y="score", hue="model", order=order,
+                  hue_order=models, dodge=True, ax=ax, size=2.5, alpha=0.6, palette="dark:0.2",
+                  legend=False)
+    ax.set_ylim(0.5, 10.5)
+    ax.set_xlabel("")
+    ax.set_title("Score distribution per category (ok judgments)")
+    ax.legend(title="model", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+def plot_paired_forest(comparisons: pd.DataFrame, metric: str = OVERALL_COL) -> Figure:
+    """Paired differences (a − b) with CIs; filled markers where significant after correction.
+
+    ``comparisons`` is the table of ``stats.compare_models``.
+    """
+    rows = comparisons[comparisons["metric"] == metric].copy()
+    rows["pair"] = rows["model_a"].astype(str) + " − " + rows["model_b"].astype(str)
+    rows = rows.sort_values("diff").reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.5))
+    for y, row in rows.iterrows():
+        sig = bool(row["significant"])
+        color = sns.color_palette(_PALETTE)[3 if sig else 7]
+        ax.plot([row["lower"], row["upper"]], [y, y], color=color, linewidth=1.8)
+        ax.plot(row["diff"], y, "o", color=color, markerfacecolor=color if sig else "white",
+                markersize=6)
+    ax.axvline(0, color="0.3", linewidth=0.8, linestyle="--")
+    if rows["diff"].isna().all():
+        ax.text(0.5, 0.5, f"no pair has both {metric} values\n(a category without ok judgments)",
+                transform=ax.transAxes, ha="center", va="center", color="0.4")
+    ax.set_yticks(range(len(rows)), rows["pair"])
+    ax.set_xlabel(f"difference in {metric} (filled: significant after correction)")
+    ax.set_title("Paired model comparisons")
+    return fig
+
+
+def plot_dimension_heatmap(dimension_means: pd.DataFrame) -> Figure:
+    """Models × judge dimensions (mean dimension score), values in the cells."""
+    matrix = dimension_means.pivot(index="model", columns="dimension", values="mean")
+    fig, ax = plt.subplots(figsize=(1.0 * matrix.shape[1] + 2.5, 0.5 * len(matrix) + 2.0))
+    sns.heatmap(matrix, annot=True, fmt=".1f", cmap="RdYlGn", vmin=1, vmax=10, ax=ax,
+                linewidths=0.5, cbar_kws={"label": "mean dimension score"})
+    _mark_missing(ax, matrix)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.set_title("Mean score per judge dimension")
+    ax.tick_params(axis="x", rotation=35)
+    ax.grid(False)
+    return fig
+
+
+def plot_failures(failures: pd.DataFrame) -> Figure:
+    """Stacked counts of parse failures and errors per judge/model (zeros shown as such).
+
+    ``failures`` is the table of ``aggregate.failure_table``.
+    """
+    kinds = [k for k in ("parse_failed", "error") if k in failures.columns]
+    label = failures["model"].astype(str)
+    if failures["judge"].nunique() > 1:
+        label = failures["judge"].astype(str) + " / " + label
+    counts = failures.assign(label=label).groupby("label")[kinds].sum()
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(counts) + 1.5))
+    left = np.zeros(len(counts))
+    for kind, color in zip(kinds, sns.color_palette(_PALETTE)[1:3]):
+        ax.barh(counts.index, counts[kind], left=left, color=color, label=kind)
+        left += counts[kind].to_numpy()
+    for y, value in enumerate(left):
+        ax.text(value, y, f" {int(value)}", va="center", fontsize=9)
+    total = int(left.sum())
+    ax.set_xlim(0, max(1.0, left.max() * 1.15))
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_xlabel("failed judgments")
+    ax.set_title("Failed judgments" + (" (none)" if total == 0 else f" ({total})"))
+    ax.invert_yaxis()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+def plot_score_vs_length(judgments: pd.DataFrame) -> Figure:
+    """Judge score against answer length (characters), one colour per model: a length bias
+    shows as a slope."""
+    ok = judgments[judgments["status"].eq("ok")].copy()
+    ok["answer_chars"] = ok["answer"].fillna("").str.len()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    sns.scatterplot(data=ok, x="answer_chars", y="score", hue="model", ax=ax, alpha=0.7,
+                    palette=_PALETTE, s=22)
+    ax.set_xscale("symlog", linthresh=100)
+    ax.set_ylim(0.5, 10.5)
+    ax.set_xlabel("answer length (characters)")
+    ax.set_title("Score vs answer length")
+    ax.legend(title="model", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig

@@ -1,0 +1,170 @@
+"""Notebook execution (papermill) and the HTML report (nbconvert pages + an index page).
+
+Pages hide code (``exclude_input``) and embed every image as a data URI and load no script
+from the network, so one HTML file can be mailed and opened offline. Every page states the
+package version, the run config, the judge model and prompt-template hash, and dates.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pandas as pd
+import yaml
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from ._version import __version__
+from .config import REFERENCE, RunConfig
+from .prompts import template_sha256
+
+__all__ = [
+    "KERNEL_NAME",
+    "MAIN_FIGURES",
+    "execute_notebook",
+    "provenance",
+    "render_index",
+    "render_notebook",
+    "render_report",
+]
+
+KERNEL_NAME = "python3"  # jupyter_client starts it with sys.executable: the venv's python
+TEMPLATES = Path(__file__).with_name("templates")
+# Figures shown on the index page, in this order (name → caption); notebook 04 writes them.
+MAIN_FIGURES = {
+    "leaderboard": "Leaderboard with bootstrap confidence intervals",
+    "category_heatmap": "Mean score per model and category",
+    "radar": "Category radar (as in the AlignBench paper)",
+    "paired_forest": "Paired model differences in 总分",
+    "score_distributions": "Score distributions per category",
+    "dimension_heatmap": "Mean score per judge dimension",
+    "failures": "Failed judgments",
+}
+
+
+def _env() -> Environment:
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2"]))
+
+
+def execute_notebook(notebook: str | Path, output: str | Path, parameters: Mapping[str, Any], *,
+                     cwd: str | Path | None = None, kernel_name: str = KERNEL_NAME) -> Path:
+    """Run ``notebook`` with papermill into ``output``, injecting ``parameters``.
+
+    A failing cell raises ``papermill.PapermillExecutionError``; the partly executed
+    notebook is still written to ``output`` for inspection.
+    """
+    import papermill
+
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(str(notebook), str(output), parameters=dict(parameters),
+                               kernel_name=kernel_name, cwd=str(cwd) if cwd else None,
+                               progress_bar=False, report_mode=False)
+    return output
+
+
+def _record_facts(run_dir: Path) -> dict[str, Any]:
+    """Judge model ids, template hashes and first/last creation dates from the records."""
+    from .store import read_records
+
+    models: dict[str, set[str]] = {}
+    hashes: dict[str, set[str]] = {}
+    dates: list[str] = []
+    files = sorted(run_dir.glob("answers/*.jsonl")) + sorted(run_dir.glob("judgments/*/*.jsonl"))
+    for path in files:
+        for rec in read_records(path):
+            if rec.get("created_at"):
+                dates.append(str(rec["created_at"]))
+            if "judge" in rec:
+                if rec.get("judge_model_id"):
+                    models.setdefault(rec["judge"], set()).add(str(rec["judge_model_id"]))
+                if rec.get("template_sha256"):
+                    hashes.setdefault(rec["judge"], set()).add(str(rec["template_sha256"]))
+    return {"models": models, "hashes": hashes,
+            "first": min(dates) if dates else None, "last": max(dates) if dates else None}
+
+
+def provenance(config: RunConfig) -> dict[str, Any]:
+    """What every report page states: version, config, judges, prompt hashes, dates."""
+    facts = _record_facts(config.run_dir)
+    judges = []
+    for judge in config.judges:
+        configured = judge.model_id
+        recorded = sorted(facts["models"].get(judge.name, set()))
+        judges.append({
+            "name": judge.name,
+            "model_ids": recorded or ([configured] if configured else []),
+            "template_sha256": ", ".join(sorted(facts["hashes"].get(judge.name, set())))
+            or template_sha256(judge.template),
+            "structured": judge.structured,
+        })
+    ds = config.dataset
+    subset = f", {ds.per_category} per category (seed {ds.seed})" if ds.per_category else ""
+    cats = f", categories {', '.join(ds.categories)}" if ds.categories else ""
+    return {
+        "run": config.name,
+        "package_version": __version__,
+        "dataset": f"{ds.source}{cats}{subset}",
+        "models": [m.name + (" (reference control)" if m.base_url == REFERENCE else "")
+                   for m in config.models],
+        "judges": judges,
+        "primary_judge": config.primary_judge,
+        "first_record": facts["first"],
+        "last_record": facts["last"],
+        "rendered_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "config_yaml": yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False),
+    }
+
+
+def render_notebook(notebook: str | Path, html: str | Path, info: Mapping[str, Any]) -> Path:
+    """One executed notebook → one self-contained HTML page, code hidden, provenance on top."""
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    header = _env().get_template("provenance.html.j2").render(info=info, link_index=True)
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(header))
+    exporter = HTMLExporter(template_name="offline",
+                            extra_template_basedirs=[str(TEMPLATES / "nbconvert")],
+                            exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True, embed_images=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": Path(html).stem}})
+    html = Path(html)
+    html.parent.mkdir(parents=True, exist_ok=True)
+    html.write_text(body, encoding="utf-8")
+    return html
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def render_index(config: RunConfig, pages: list[Path], info: Mapping[str, Any]) -> Path:
+    """``index.html``: leaderboard, the main figures (embedded) and links to every page."""
+    results = config.run_dir / "results" / "leaderboard.csv"
+    table = None
+    if results.is_file():
+        table = pd.read_csv(results).to_html(index=False, classes="leaderboard",
+                                             float_format=lambda v: f"{v:.2f}", border=0,
+                                             na_rep="–")
+    figures_dir = config.run_dir / "figures"
+    figures = [{"name": name, "title": title, "data_uri": _data_uri(figures_dir / f"{name}.png")}
+               for name, title in MAIN_FIGURES.items() if (figures_dir / f"{name}.png").is_file()]
+    links = [{"href": p.name, "title": p.stem.replace("_", " ", 1)} for p in pages]
+    body = _env().get_template("index.html.j2").render(
+        info=info, leaderboard_html=table, figures=figures, pages=links, link_index=False)
+    out = config.report_dir / "index.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(body, encoding="utf-8")
+    return out
+
+
+def render_report(config: RunConfig) -> list[Path]:
+    """Render every executed notebook of the run and the index; returns all written pages."""
+    info = provenance(config)
+    executed = sorted((config.run_dir / "notebooks").glob("*.ipynb"))
+    pages = [render_notebook(nb, config.report_dir / f"{nb.stem}.html", info) for nb in executed]
+    return [*pages, render_index(config, pages, info)]
