@@ -19,7 +19,7 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ._version import __version__
-from .config import REFERENCE, RunConfig
+from .config import LOCAL, REFERENCE, RunConfig
 from .prompts import template_sha256
 
 __all__ = [
@@ -88,6 +88,31 @@ def _record_facts(run_dir: Path) -> dict[str, Any]:
             "first": min(dates) if dates else None, "last": max(dates) if dates else None}
 
 
+def caveats(config: RunConfig) -> list[str]:
+    """Plain warnings shown on top of every page when the numbers are not a real evaluation.
+
+    >>> from alignbench_utils.config import parse_config
+    >>> cfg = parse_config({"name": "t", "dataset": {"per_category": 2},
+    ...     "models": [{"name": "reference", "base_url": "reference"}],
+    ...     "judges": [{"name": "j", "base_url": "local"}]})
+    >>> [c.split(":")[0] for c in caveats(cfg)]
+    ['Smoke run', 'Subset']
+    """
+    notes = []
+    local_judges = [j.name for j in config.judges if j.base_url == LOCAL]
+    if local_judges:
+        notes.append(
+            f"Smoke run: judged by the embedded local model {config.local.model} "
+            f"({', '.join(local_judges)}). It shows that the pipeline runs end to end; a model this "
+            "small cannot grade reliably, so these scores say nothing about answer quality.")
+    ds = config.dataset
+    if ds.per_category or ds.categories:
+        notes.append(
+            "Subset: not all 683 questions were asked, so these numbers are not comparable with "
+            "published AlignBench leaderboards (all questions, GPT-4 judge).")
+    return notes
+
+
 def provenance(config: RunConfig) -> dict[str, Any]:
     """What every report page states: version, config, judges, prompt hashes, dates."""
     facts = _record_facts(config.run_dir)
@@ -107,6 +132,7 @@ def provenance(config: RunConfig) -> dict[str, Any]:
     cats = f", categories {', '.join(ds.categories)}" if ds.categories else ""
     return {
         "run": config.name,
+        "caveats": caveats(config),
         "package_version": __version__,
         "dataset": f"{ds.source}{cats}{subset}",
         "models": [m.name + (" (reference control)" if m.base_url == REFERENCE else "")

@@ -76,6 +76,7 @@ def test_run_end_to_end_resumes_and_leaks_no_key(tmp_path, fault_server, monkeyp
         assert f"alignbench-utils {__version__}" in html, page.name
         assert template_hash in html and "fake-judge" in html, page.name
         assert "report rendered" in html and "run config" in html, page.name
+        assert "Subset:" in html and "Smoke run" not in html, page.name
         srcs = re.findall(r'<img[^>]+src="([^"]*)"', html)
         assert all(src.startswith("data:image/") for src in srcs), page.name
         assert "<script src=" not in html, page.name
