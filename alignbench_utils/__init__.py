@@ -11,9 +11,9 @@ from .parsing import Judgment, official_parse, parse_judgment
 from .prompts import build_judge_prompt
 
 __all__ = [
-    "__version__",
     "InputError",
     "Judgment",
+    "__version__",
     "build_judge_prompt",
     "dimension_means",
     "judgments_frame",

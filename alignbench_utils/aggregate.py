@@ -20,12 +20,12 @@ from .taxonomy import CATEGORIES, LANGUAGE, LANGUAGE_COL, OVERALL_COL, REASONING
 __all__ = [
     "FRAME_COLUMNS",
     "OFFICIAL_COLUMNS",
-    "judgments_frame",
-    "summarize_category_means",
-    "leaderboard",
     "dimension_means",
-    "failure_table",
     "export_results",
+    "failure_table",
+    "judgments_frame",
+    "leaderboard",
+    "summarize_category_means",
 ]
 
 FRAME_COLUMNS = ("model", "judge", "question_id", "category", "subcategory", "status", "score",

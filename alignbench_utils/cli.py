@@ -287,7 +287,9 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each ``add_*`` function registers one subcommand."""
-    parser = argparse.ArgumentParser(prog="alignbench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="alignbench",
+        description="Run the AlignBench benchmark: generate answers, judge them, build reports.")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in SUBCOMMANDS:
         add(sub)

@@ -21,14 +21,14 @@ from .taxonomy import CATEGORIES, subcategory_map
 __all__ = [
     "QUESTION_FIELDS",
     "load_questions",
-    "validate_question",
     "read_jsonl",
-    "write_jsonl",
     "read_official_answers",
-    "write_official_answers",
     "read_official_judgments",
-    "write_official_judgments",
     "stratified_subset",
+    "validate_question",
+    "write_jsonl",
+    "write_official_answers",
+    "write_official_judgments",
 ]
 
 QUESTION_FIELDS: dict[str, type] = {
@@ -78,8 +78,7 @@ def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as fh:
-        for rec in records:
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        fh.writelines(json.dumps(rec, ensure_ascii=False) + "\n" for rec in records)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)

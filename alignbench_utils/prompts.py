@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,9 @@ from .taxonomy import dimension_definitions, dimensions_for
 
 __all__ = [
     "OFFICIAL_TEMPLATE",
-    "load_template",
-    "format_dimensions",
     "build_judge_prompt",
+    "format_dimensions",
+    "load_template",
     "sha256_text",
     "template_sha256",
 ]
@@ -28,7 +28,7 @@ __all__ = [
 OFFICIAL_TEMPLATE = "judge_prompt_multi_dimension.txt"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_template(path: str | Path | None = None) -> str:
     """Read a judge prompt template (``str.format`` syntax); default: the official one."""
     path = Path(path) if path else benchmark_dir() / OFFICIAL_TEMPLATE

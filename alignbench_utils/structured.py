@@ -51,6 +51,14 @@ def judge_json_schema(subcategory: str, *, comment: bool = True) -> dict[str, An
                    "additionalProperties": False}}}
 
 
+# Shared GBNF rules: an integer score 1-10, a short comment string, a little whitespace.
+_GRAMMAR_RULES = (
+    'score ::= "10" | [1-9]',
+    'str ::= "\\"" [^"\\\\\\n]{0,400} "\\""',
+    "ws ::= [ \\t\\n]{0,2}",
+)
+
+
 def judge_grammar(subcategory: str, *, comment: bool = True) -> str:
     r"""GBNF grammar for the same JSON object, keys in order, integer scores 1-10.
 
@@ -65,12 +73,7 @@ def judge_grammar(subcategory: str, *, comment: bool = True) -> str:
     members = ([member(COMMENT_KEY, "str")] if comment else []) + [
         member(key, "score") for key in _keys(subcategory)]
     root = 'root ::= "{" ws ' + ' "," ws '.join(members) + ' ws "}"'
-    return "\n".join([
-        root,
-        'score ::= "10" | [1-9]',
-        'str ::= "\\"" [^"\\\\\\n]{0,400} "\\""',
-        "ws ::= [ \\t\\n]{0,2}",
-    ]) + "\n"
+    return "\n".join((root, *_GRAMMAR_RULES)) + "\n"
 
 
 def request_params(mode: str, subcategory: str) -> dict[str, Any]:

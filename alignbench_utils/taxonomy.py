@@ -7,7 +7,7 @@ so the package never disagrees with the protocol files it ships.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from .paths import config_dir
@@ -15,18 +15,18 @@ from .paths import config_dir
 __all__ = [
     "CATEGORIES",
     "CATEGORY_EN",
-    "REASONING",
+    "DEFAULT_TEMPERATURE",
     "LANGUAGE",
-    "REASONING_COL",
     "LANGUAGE_COL",
     "OVERALL_COL",
-    "DEFAULT_TEMPERATURE",
+    "REASONING",
+    "REASONING_COL",
     "answer_type",
-    "dimensions_for",
     "dimension_definitions",
+    "dimensions_for",
     "subcategory_map",
-    "temperature_for",
     "taxonomy_table",
+    "temperature_for",
 ]
 
 # Order of the official show_result.py columns.
@@ -50,7 +50,7 @@ CATEGORY_EN: dict[str, str] = {
 DEFAULT_TEMPERATURE = 0.7
 
 
-@lru_cache(maxsize=None)
+@cache
 def _config(name: str) -> Any:
     path = config_dir() / name
     with open(path, encoding="utf-8") as fh:

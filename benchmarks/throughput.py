@@ -94,8 +94,8 @@ def main() -> None:
             out = tmp / f"c{concurrency}" / "cand.jsonl"
             wall, line = gen(server, concurrency, out)
             rows.append((f"generate c={concurrency}", wall, n * lat / concurrency,
-                         f"{_integrity(out, n)}; wave floor ceil(n/c)*lat = "
-                         f"{math.ceil(n / concurrency) * lat:.1f} s"))
+                         (f"{_integrity(out, n)}; wave floor ceil(n/c)*lat = "
+                         f"{math.ceil(n / concurrency) * lat:.1f} s")))
             print(line, flush=True)
             if concurrency == 64:
                 before = server.stats()["total"]
@@ -109,8 +109,8 @@ def main() -> None:
         wall, line = gen(server, 64, out)
         stats = server.stats()
         rows.append(("server limit 8, client c=64", wall, n * lat / 8,
-                     f"{_integrity(out, n)}; 429s {stats['by_status'].get('429', 0)}, "
-                     f"max in flight {stats['max_in_flight']}"))
+                     (f"{_integrity(out, n)}; 429s {stats['by_status'].get('429', 0)}, "
+                     f"max in flight {stats['max_in_flight']}")))
         print(line, flush=True)
 
     with fault_server(latency=lat, error_rate=0.05, malformed_rate=0.05, seed=1) as server:
@@ -123,9 +123,9 @@ def main() -> None:
         wall = time.monotonic() - started
         stats = server.stats()
         rows.append(("judge, 5% 5xx + 5% malformed", wall, n * lat / 64,
-                     f"{_integrity(out, n)}; ok {summary.done}, parse_failed "
+                     (f"{_integrity(out, n)}; ok {summary.done}, parse_failed "
                      f"{summary.parse_failed}, error {summary.failed}; "
-                     f"5xx {stats['by_status'].get('500', 0)}"))
+                     f"5xx {stats['by_status'].get('500', 0)}")))
         print(summary.one_line(), flush=True)
 
     print(f"\nn = {n}, server latency {lat:g} s\n")
