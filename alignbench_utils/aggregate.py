@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np  # noqa: F401  (doctests)
 import pandas as pd
 
+from .provenance import write_provenance
 from .taxonomy import CATEGORIES, LANGUAGE, LANGUAGE_COL, OVERALL_COL, REASONING, REASONING_COL
 
 __all__ = [
@@ -175,7 +176,8 @@ def failure_table(judgments: JudgmentsLike) -> pd.DataFrame:
 def export_results(judgments: JudgmentsLike, results_dir: str | Path, *,
                    judge: str | None = None) -> dict[str, Path]:
     """Write leaderboard (CSV with official column names + xlsx), legacy leaderboard,
-    dimension means and failure counts; returns the written paths."""
+    dimension means, failure counts and ``provenance.json`` (package version, judge model
+    ids, prompt template hashes, request parameters, dates); returns the written paths."""
     frame = judgments_frame(judgments)
     out = Path(results_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -189,6 +191,8 @@ def export_results(judgments: JudgmentsLike, results_dir: str | Path, *,
     for name, table in tables.items():
         paths[name] = out / f"{name}.csv"
         table.to_csv(paths[name], index=False, encoding="utf-8")
+    paths["provenance"] = write_provenance(out / "provenance.json",
+                                           frame.to_dict("records"), judge=judge)
     paths["leaderboard_xlsx"] = out / "leaderboard.xlsx"
     with pd.ExcelWriter(paths["leaderboard_xlsx"]) as writer:
         for name, table in tables.items():

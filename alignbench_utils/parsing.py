@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "COMMENT_KEYS",
     "LINE_PREFIXES",
     "OVERALL_KEYS",
     "PLACEHOLDERS",
@@ -46,6 +47,10 @@ __all__ = [
 # Overall-score keys, in order of preference; '平均得分' is the older prompt's wording.
 OVERALL_KEYS: tuple[str, ...] = ("综合得分", "平均得分", "总分", "综合评分", "overall_score")
 SCORE_RANGE: tuple[float, float] = (1.0, 10.0)
+# Free-text fields a judge (or a structured-output schema) puts beside the scores: never scores,
+# even when a small judge writes a number into them.
+COMMENT_KEYS: tuple[str, ...] = ("评价", "解释", "理由", "explanation", "comment", "critique",
+                                 "reason", "reasoning")
 # Values or bare items that mean the judge copied the prompt's format example.
 PLACEHOLDERS: tuple[str, ...] = ("打分", "分数", "...", "…", "……")
 
@@ -154,13 +159,19 @@ def _is_placeholder(value: Any) -> bool:
 
 
 def _flatten(obj: dict[Any, Any]) -> _Rating:
-    """Nested objects (``{"scores": {...}}``) merged into one level; keys stripped."""
+    """Nested objects (``{"scores": {...}}``) merged into one level; keys stripped; comment
+    fields (``COMMENT_KEYS``) dropped.
+
+    >>> _flatten({"评价": "10", "scores": {" 综合得分 ": 7}})
+    ({'综合得分': 7}, False)
+    """
     pairs: dict[str, Any] = {}
     for key, value in obj.items():
+        name = str(key).strip()
         if isinstance(value, dict):
             pairs.update(_flatten(value)[0])
-        else:
-            pairs[str(key).strip()] = value
+        elif name.lower() not in COMMENT_KEYS:
+            pairs[name] = value
     return pairs, any(_is_placeholder(v) for v in pairs.values())
 
 

@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from ._version import __version__
 from .config import LOCAL, REFERENCE, RunConfig
 from .prompts import template_sha256
+from .provenance import summarize_records
 
 __all__ = [
     "KERNEL_NAME",
@@ -68,24 +69,11 @@ def execute_notebook(notebook: str | Path, output: str | Path, parameters: Mappi
 
 
 def _record_facts(run_dir: Path) -> dict[str, Any]:
-    """Judge model ids, template hashes and first/last creation dates from the records."""
+    """Provenance of every answer and judgment record of the run."""
     from .store import read_records
 
-    models: dict[str, set[str]] = {}
-    hashes: dict[str, set[str]] = {}
-    dates: list[str] = []
     files = sorted(run_dir.glob("answers/*.jsonl")) + sorted(run_dir.glob("judgments/*/*.jsonl"))
-    for path in files:
-        for rec in read_records(path):
-            if rec.get("created_at"):
-                dates.append(str(rec["created_at"]))
-            if "judge" in rec:
-                if rec.get("judge_model_id"):
-                    models.setdefault(rec["judge"], set()).add(str(rec["judge_model_id"]))
-                if rec.get("template_sha256"):
-                    hashes.setdefault(rec["judge"], set()).add(str(rec["template_sha256"]))
-    return {"models": models, "hashes": hashes,
-            "first": min(dates) if dates else None, "last": max(dates) if dates else None}
+    return summarize_records(rec for path in files for rec in read_records(path))
 
 
 def caveats(config: RunConfig) -> list[str]:
@@ -119,11 +107,11 @@ def provenance(config: RunConfig) -> dict[str, Any]:
     judges = []
     for judge in config.judges:
         configured = judge.model_id
-        recorded = sorted(facts["models"].get(judge.name, set()))
+        recorded = facts["judges"].get(judge.name, {})
         judges.append({
             "name": judge.name,
-            "model_ids": recorded or ([configured] if configured else []),
-            "template_sha256": ", ".join(sorted(facts["hashes"].get(judge.name, set())))
+            "model_ids": recorded.get("model_ids") or ([configured] if configured else []),
+            "template_sha256": ", ".join(recorded.get("template_sha256", []))
             or template_sha256(judge.template),
             "structured": judge.structured,
         })
@@ -139,8 +127,8 @@ def provenance(config: RunConfig) -> dict[str, Any]:
                    for m in config.models],
         "judges": judges,
         "primary_judge": config.primary_judge,
-        "first_record": facts["first"],
-        "last_record": facts["last"],
+        "first_record": facts["first_created"],
+        "last_record": facts["last_created"],
         "rendered_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "config_yaml": yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False),
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .parsing import COMMENT_KEYS
 from .taxonomy import dimensions_for
 
 __all__ = [
@@ -25,7 +26,7 @@ __all__ = [
 
 MODES = ("none", "json_schema", "grammar")
 OVERALL_KEY = "综合得分"
-COMMENT_KEY = "评价"
+COMMENT_KEY = COMMENT_KEYS[0]
 
 
 def _keys(subcategory: str) -> list[str]:

@@ -1,5 +1,6 @@
 """Leaderboard: the official formula, the published table, legacy mode, exports."""
 
+import json
 import math
 from pathlib import Path
 
@@ -126,3 +127,6 @@ def test_export_writes_csv_and_xlsx(tmp_path):
     xlsx = pd.read_excel(paths["leaderboard_xlsx"], sheet_name=None)
     assert set(xlsx) == {"leaderboard", "leaderboard_legacy", "dimensions", "failures"}
     assert len(xlsx["leaderboard"]) == 3
+    provenance = json.loads(paths["provenance"].read_text(encoding="utf-8"))
+    assert provenance["records"]["n_records"] == len(synthetic())
+    assert provenance["written_by"].startswith("alignbench-utils ")

@@ -121,6 +121,9 @@ def test_04_analysis_writes_statistics_and_figures(run_dir):
     for name in ("category_tests.csv", "tiers.csv", "mixed_effects.csv"):
         assert len(pd.read_csv(run_dir / "results" / name)) > 0, name
     assert "200 bootstrap resamples" in outputs_text(executed)
+    provenance = json.loads((run_dir / "results" / "statistics_provenance.json").read_text())
+    assert provenance["settings"] == {"judge": "judge-a", "n_boot": 200, "level": 0.95,
+                                      "correction": "holm", "seed": 1}
     nb = nbformat.read(str(executed), as_version=4)
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) >= 7

@@ -64,6 +64,8 @@ OK_CASES = [
      6.0, {"事实正确性": 7.0}, "json"),
     ("json-english-field", '{"explanation": "ok", "事实正确性": 8, "综合得分": 7}',
      7.0, {"事实正确性": 8.0}, "json"),
+    ("json-numeric-comment", '{"评价": "10", "事实正确性": 7, "综合得分": 6}', 6.0,
+     {"事实正确性": 7.0}, "json"),
     ("json-nested-scores", '{"评价": "较好", "scores": {"事实正确性": 7, "综合得分": 6}}',
      6.0, {"事实正确性": 7.0}, "json"),
     ("json-fenced-whole", '```json\n{"scores": {"清晰度": 9}, "综合得分": 8}\n```',
