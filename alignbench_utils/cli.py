@@ -44,6 +44,8 @@ def _add_endpoint_args(p: argparse.ArgumentParser, *, required: bool) -> None:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     p.add_argument("--max-retries", type=int, default=6)
     p.add_argument("--max-tokens", type=int, default=2048)
+    p.add_argument("--sampling-seed", type=int, default=0,
+                   help="seed sent with every request for reproducible sampling; -1: send none")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -55,6 +57,10 @@ def _endpoint(args: argparse.Namespace, name: str) -> EndpointConfig:
     return EndpointConfig(name=name, base_urls=args.base_urls, model_id=args.model_id,
                           api_key_env=args.api_key_env, concurrency=args.concurrency,
                           timeout_s=args.timeout, max_retries=args.max_retries)
+
+
+def _sampling_seed(args: argparse.Namespace) -> int | None:
+    return None if args.sampling_seed < 0 else args.sampling_seed
 
 
 def _finish(summary: RunSummary) -> int:
@@ -70,7 +76,7 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
                    help="the model's name in this run; 'reference' = reference-answer control")
     p.add_argument("--out", required=True, help="answers folder")
     p.add_argument("--per-category", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the --per-category subset")
     p.add_argument("--system-prompt", default=None)
     p.add_argument("--temperature", type=float, default=None,
                    help="override the official per-category temperature")
@@ -90,7 +96,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     questions = load_questions(args.questions, per_category=args.per_category, seed=args.seed)
     summary = run_generation(questions, endpoint, Path(args.out) / f"{args.model}.jsonl",
                              max_tokens=args.max_tokens, temperature=args.temperature,
-                             system_prompt=args.system_prompt, progress=not args.no_progress)
+                             system_prompt=args.system_prompt, seed=_sampling_seed(args),
+                             progress=not args.no_progress)
     return _finish(summary)
 
 
@@ -112,7 +119,8 @@ def cmd_judge(args: argparse.Namespace) -> int:
     summary = run_judging(args.answers, _endpoint(args, args.judge),
                           Path(args.out) / args.judge, max_reasks=args.max_reasks,
                           structured=args.structured, template=args.template,
-                          max_tokens=args.max_tokens, progress=not args.no_progress)
+                          max_tokens=args.max_tokens, seed=_sampling_seed(args),
+                          progress=not args.no_progress)
     return _finish(summary)
 
 

