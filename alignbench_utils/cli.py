@@ -1,7 +1,8 @@
 """The ``alignbench`` command line: one function per subcommand, ``main(argv) -> int``.
 
 Exit codes: 0 success; 2 bad input (an :class:`InputError`, message on stderr); 1 when
-nothing could be done (every item tried failed). API keys are read only from the
+nothing could be done (every item tried failed, or a :class:`RunError`: a local model that
+fails its checks, a server that dies, a key found in an output). API keys are read only from the
 environment variable named by ``--api-key-env`` and never printed.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InputError
+from .errors import InputError, RunError
 from .store import RecordWriter, done_hashes, request_hash
 
 if TYPE_CHECKING:  # the heavy modules load only when a subcommand runs
@@ -189,7 +190,7 @@ def add_run(sub: argparse._SubParsersAction) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     import papermill
 
-    from .pipeline import NOTEBOOKS, SecretLeakError, run_pipeline
+    from .pipeline import NOTEBOOKS, run_pipeline
 
     try:
         pages = run_pipeline(args.config, notebooks=args.notebooks or NOTEBOOKS,
@@ -198,9 +199,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         notes = "".join(f"\n  {note}" for note in getattr(exc, "__notes__", []))
         print(f"alignbench run: notebook failed: {exc.ename}: {exc.evalue}{notes}",
               file=sys.stderr)
-        return 1
-    except SecretLeakError as exc:
-        print(f"alignbench run: {exc}", file=sys.stderr)
         return 1
     print(f"report: {pages[-1]}", flush=True)
     return 0
@@ -215,11 +213,7 @@ def add_report(sub: argparse._SubParsersAction) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from .pipeline import render_only
 
-    try:
-        pages = render_only(args.config)
-    except FileNotFoundError as exc:
-        print(f"alignbench report: {exc}", file=sys.stderr)
-        return 2
+    pages = render_only(args.config)
     print(f"report: {pages[-1]}", flush=True)
     return 0
 
@@ -238,14 +232,9 @@ def add_setup_local(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_setup_local(args: argparse.Namespace) -> int:
-    from .local_models import LocalSetupError
     from .local_server import setup_local
 
-    try:
-        binary, model = setup_local(args.model)
-    except LocalSetupError as exc:
-        print(f"alignbench setup-local: {exc}", file=sys.stderr)
-        return 1
+    binary, model = setup_local(args.model)
     print(f"llama-server: {binary}\nmodel: {model}", flush=True)
     return 0
 
@@ -264,8 +253,7 @@ def cmd_serve_local(args: argparse.Namespace) -> int:
     import signal
     import time
 
-    from .local_models import LocalSetupError
-    from .local_server import LocalServerError, serve_local
+    from .local_server import serve_local
 
     # SIGTERM unwinds like Ctrl-C so the server is always stopped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -279,9 +267,6 @@ def cmd_serve_local(args: argparse.Namespace) -> int:
             print(f"alignbench serve-local: server exited with code {server.proc.returncode}",
                   file=sys.stderr)
             return 1
-    except (LocalSetupError, LocalServerError) as exc:
-        print(f"alignbench serve-local: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("stopped", flush=True)
         return 0
@@ -312,6 +297,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"alignbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except RunError as exc:
+        print(f"alignbench {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

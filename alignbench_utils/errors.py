@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["InputError"]
+__all__ = ["InputError", "RunError"]
 
 
 class InputError(ValueError):
@@ -32,3 +32,8 @@ class InputError(ValueError):
             f"field {field!r}" if field is not None else None,
         ) if p]
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
+
+
+class RunError(RuntimeError):
+    """A run that could not be done although its input was fine (the CLI exits 1): a local
+    model that fails its checks, a server that dies, an API key found in an output."""

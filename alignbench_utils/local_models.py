@@ -23,6 +23,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from .errors import RunError
+
 __all__ = [
     "LocalSetupError",
     "ModelSpec",
@@ -44,7 +46,7 @@ REGISTRY = Path(__file__).with_name("local_models.json")
 _CHUNK = 4 << 20
 
 
-class LocalSetupError(RuntimeError):
+class LocalSetupError(RunError):
     """Setting up the local server failed (download, hash, build); the message says how."""
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TextIO
 
+from .errors import RunError
 from .llama_build import ensure_llama_server, find_llama_server
 from .local_models import (
     LocalSetupError,
@@ -52,7 +53,7 @@ __all__ = [
 _STOP_TIMEOUT_S = 10.0
 
 
-class LocalServerError(RuntimeError):
+class LocalServerError(RunError):
     """The local server did not come up; the message carries the tail of its log."""
 
 

@@ -19,6 +19,7 @@ import papermill
 from tqdm import tqdm
 
 from .config import LOCAL, RunConfig, load_config
+from .errors import InputError, RunError
 from .paths import REPO_ROOT
 from .report import KERNEL_NAME, execute_notebook, render_report
 
@@ -38,7 +39,7 @@ NOTEBOOKS = ("01_generate", "02_judge", "03_aggregate", "04_analysis", "05_agree
 _MIN_SECRET_LEN = 8  # shorter values (e.g. "EMPTY") are not API keys and would match by chance
 
 
-class SecretLeakError(RuntimeError):
+class SecretLeakError(RunError):
     """An API key value was found in a file the run wrote (the key itself is never shown)."""
 
 
@@ -153,8 +154,8 @@ def render_only(config: RunConfig | str | os.PathLike) -> list[Path]:
     """Re-render the HTML report from the executed notebooks, running nothing."""
     config = config if isinstance(config, RunConfig) else load_config(config)
     if not any((config.run_dir / "notebooks").glob("*.ipynb")):
-        raise FileNotFoundError(f"no executed notebooks in {config.run_dir / 'notebooks'}; "
-                                "run `alignbench run` first")
+        raise InputError("no executed notebooks; run `alignbench run` first",
+                         path=config.run_dir / "notebooks")
     pages = render_report(config)
     _check_secrets(config)
     return pages

@@ -145,19 +145,27 @@ def _mark_missing(ax: matplotlib.axes.Axes, matrix: pd.DataFrame) -> None:
         ax.text(col + 0.5, row + 0.5, "n/a", ha="center", va="center", color="0.45")
 
 
+def _score_heatmap(matrix: pd.DataFrame, *, figsize: tuple[float, float], fmt: str, label: str,
+                   title: str) -> tuple[Figure, plt.Axes]:
+    """A 1-10 score heatmap with values in the cells and missing cells marked "n/a"."""
+    fig, ax = plt.subplots(figsize=figsize)
+    sns.heatmap(matrix, annot=True, fmt=fmt, cmap="RdYlGn", vmin=1, vmax=10, ax=ax,
+                linewidths=0.5, cbar_kws={"label": label})
+    _mark_missing(ax, matrix)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.set_title(title)
+    ax.tick_params(axis="x", rotation=35)
+    ax.grid(False)
+    return fig, ax
+
+
 def plot_category_heatmap(leaderboard: pd.DataFrame) -> Figure:
     """Models × (8 categories + 3 summaries) with the values written in each cell."""
     matrix = _leaderboard_matrix(leaderboard, [*CATEGORIES, *SUMMARY_METRICS[1:], OVERALL_COL])
-    fig, ax = plt.subplots(figsize=(9.5, 0.5 * len(matrix) + 1.8))
-    sns.heatmap(matrix, annot=True, fmt=".2f", cmap="RdYlGn", vmin=1, vmax=10, ax=ax,
-                linewidths=0.5, cbar_kws={"label": "mean score"})
-    _mark_missing(ax, matrix)
+    fig, ax = _score_heatmap(matrix, figsize=(9.5, 0.5 * len(matrix) + 1.8), fmt=".2f",
+                             label="mean score", title="Mean score per category")
     ax.axvline(len(CATEGORIES), color="white", linewidth=3)
-    ax.set_xlabel("")
-    ax.set_ylabel("")
-    ax.set_title("Mean score per category")
-    ax.tick_params(axis="x", rotation=35)
-    ax.grid(False)
     return fig
 
 
@@ -231,15 +239,9 @@ def plot_paired_forest(comparisons: pd.DataFrame, metric: str = OVERALL_COL) -> 
 def plot_dimension_heatmap(dimension_means: pd.DataFrame) -> Figure:
     """Models × judge dimensions (mean dimension score), values in the cells."""
     matrix = dimension_means.pivot(index="model", columns="dimension", values="mean")
-    fig, ax = plt.subplots(figsize=(1.0 * matrix.shape[1] + 2.5, 0.5 * len(matrix) + 2.0))
-    sns.heatmap(matrix, annot=True, fmt=".1f", cmap="RdYlGn", vmin=1, vmax=10, ax=ax,
-                linewidths=0.5, cbar_kws={"label": "mean dimension score"})
-    _mark_missing(ax, matrix)
-    ax.set_xlabel("")
-    ax.set_ylabel("")
-    ax.set_title("Mean score per judge dimension")
-    ax.tick_params(axis="x", rotation=35)
-    ax.grid(False)
+    fig, _ = _score_heatmap(matrix, figsize=(1.0 * matrix.shape[1] + 2.5, 0.5 * len(matrix) + 2.0),
+                            fmt=".1f", label="mean dimension score",
+                            title="Mean score per judge dimension")
     return fig
 
 
