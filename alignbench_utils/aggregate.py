@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np  # noqa: F401  (doctests)
+import numpy as np
 import pandas as pd
 
 from .provenance import write_provenance
@@ -21,11 +21,14 @@ from .taxonomy import CATEGORIES, LANGUAGE, LANGUAGE_COL, OVERALL_COL, REASONING
 __all__ = [
     "FRAME_COLUMNS",
     "OFFICIAL_COLUMNS",
+    "combine_categories",
     "dimension_means",
     "export_results",
     "failure_table",
     "judgments_frame",
     "leaderboard",
+    "result_tables",
+    "select_judge",
     "summarize_category_means",
 ]
 
@@ -35,13 +38,6 @@ FRAME_COLUMNS = ("model", "judge", "question_id", "category", "subcategory", "st
 OFFICIAL_COLUMNS = ("模型", *sorted(CATEGORIES), REASONING_COL, LANGUAGE_COL, OVERALL_COL)
 
 JudgmentsLike = pd.DataFrame | Iterable[Mapping[str, Any]] | str | Path
-
-
-def _records_from_path(path: Path) -> list[dict[str, Any]]:
-    from .store import read_records
-
-    files = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
-    return [rec for file in files for rec in read_records(file)]
 
 
 def judgments_frame(source: JudgmentsLike) -> pd.DataFrame:
@@ -58,7 +54,9 @@ def judgments_frame(source: JudgmentsLike) -> pd.DataFrame:
     ('parse_failed', -1.0, True)
     """
     if isinstance(source, (str, Path)):
-        frame = pd.DataFrame(_records_from_path(Path(source)))
+        from .store import read_records_under
+
+        frame = pd.DataFrame(read_records_under(source))
     elif isinstance(source, pd.DataFrame):
         frame = source.copy()
     else:
@@ -80,6 +78,21 @@ def judgments_frame(source: JudgmentsLike) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def combine_categories(means: np.ndarray) -> np.ndarray:
+    """Append 中文推理, 中文语言, 总分 to category means (ordered as ``CATEGORIES``) on the
+    last axis (8 → 11): the official formula, vectorised for the bootstrap too.
+
+    Mean of means: a NaN category makes its group NaN.
+
+    >>> combine_categories(np.array([4.0, 5.0, 6, 6, 6, 6, 6, 6]))[-3:].tolist()
+    [4.5, 6.0, 5.25]
+    """
+    reasoning = means[..., [CATEGORIES.index(c) for c in REASONING]].mean(axis=-1)
+    language = means[..., [CATEGORIES.index(c) for c in LANGUAGE]].mean(axis=-1)
+    overall = (reasoning + language) / 2
+    return np.concatenate([means, np.stack([reasoning, language, overall], axis=-1)], axis=-1)
+
+
 def summarize_category_means(category_means: pd.DataFrame) -> pd.DataFrame:
     """Add 中文推理, 中文语言 and 总分 to a table whose columns include the 8 category means.
 
@@ -91,10 +104,22 @@ def summarize_category_means(category_means: pd.DataFrame) -> pd.DataFrame:
     [4.5, 6.0, 5.25]
     """
     out = category_means.copy()
-    out[REASONING_COL] = out[list(REASONING)].mean(axis=1, skipna=False)
-    out[LANGUAGE_COL] = out[list(LANGUAGE)].mean(axis=1, skipna=False)
-    out[OVERALL_COL] = (out[REASONING_COL] + out[LANGUAGE_COL]) / 2
+    summaries = combine_categories(out[list(CATEGORIES)].to_numpy(float))[:, -3:]
+    out[[REASONING_COL, LANGUAGE_COL, OVERALL_COL]] = summaries
     return out
+
+
+def select_judge(judgments: JudgmentsLike, judge: str = "") -> tuple[str, pd.DataFrame]:
+    """The judge to analyse (``judge``, or the first by name when empty) and its judgments.
+
+    >>> name, f = select_judge([{"model": "m", "question_id": 1, "category": "数学计算",
+    ...                          "judge": j, "score": 5} for j in ("b", "a")])
+    >>> name, f["judge"].tolist()
+    ('a', ['a'])
+    """
+    frame = judgments_frame(judgments)
+    name = judge or min(frame["judge"].unique())
+    return name, _single_judge(frame, name).reset_index(drop=True)
 
 
 def _single_judge(frame: pd.DataFrame, judge: str | None) -> pd.DataFrame:
@@ -173,20 +198,28 @@ def failure_table(judgments: JudgmentsLike) -> pd.DataFrame:
     return table.rename_axis(None, axis=1).reset_index()
 
 
-def export_results(judgments: JudgmentsLike, results_dir: str | Path, *,
-                   judge: str | None = None) -> dict[str, Path]:
-    """Write leaderboard (CSV with official column names + xlsx), legacy leaderboard,
-    dimension means, failure counts and ``provenance.json`` (package version, judge model
-    ids, prompt template hashes, request parameters, dates); returns the written paths."""
+def result_tables(judgments: JudgmentsLike, *, judge: str | None = None) -> dict[str, pd.DataFrame]:
+    """The results tables: leaderboard, legacy leaderboard, dimension means, failure counts."""
     frame = judgments_frame(judgments)
-    out = Path(results_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tables = {
+    return {
         "leaderboard": leaderboard(frame, judge=judge),
         "leaderboard_legacy": leaderboard(frame, judge=judge, legacy=True),
         "dimensions": dimension_means(frame, judge=judge),
         "failures": failure_table(frame),
     }
+
+
+def export_results(judgments: JudgmentsLike, results_dir: str | Path, *,
+                   judge: str | None = None,
+                   tables: dict[str, pd.DataFrame] | None = None) -> dict[str, Path]:
+    """Write leaderboard (CSV with official column names + xlsx), legacy leaderboard,
+    dimension means, failure counts and ``provenance.json`` (package version, judge model
+    ids, prompt template hashes, request parameters, dates); returns the written paths.
+    ``tables`` are those of :func:`result_tables` when already computed."""
+    frame = judgments_frame(judgments)
+    out = Path(results_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = tables or result_tables(frame, judge=judge)
     paths: dict[str, Path] = {}
     for name, table in tables.items():
         paths[name] = out / f"{name}.csv"

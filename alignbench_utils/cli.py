@@ -87,10 +87,11 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from .client import EndpointConfig
+    from .config import REFERENCE
     from .data import load_questions
     from .generate import run_generation
 
-    endpoint = (EndpointConfig.reference(args.model) if args.model == "reference"
+    endpoint = (EndpointConfig.reference(args.model) if args.model == REFERENCE
                 else _endpoint(args, args.model))
     if not endpoint.is_reference and not args.model_id:
         raise InputError("--model-id is required", field="model_id")

@@ -24,6 +24,7 @@ from typing import Any, Self, TypeVar
 
 import openai
 
+from .config import REFERENCE
 from .errors import InputError
 
 __all__ = [
@@ -37,7 +38,7 @@ __all__ = [
     "run_sync",
 ]
 
-REFERENCE_URL = "reference"  # base URL of the reference pseudo-model (no HTTP)
+REFERENCE_URL = REFERENCE  # base URL of the reference pseudo-model (no HTTP)
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 T = TypeVar("T")
 
@@ -95,7 +96,7 @@ class EndpointConfig:
         return cls(**data)
 
     @classmethod
-    def reference(cls, name: str = "reference") -> EndpointConfig:
+    def reference(cls, name: str = REFERENCE) -> EndpointConfig:
         """The calibration control: answers with the question's reference answer, no HTTP."""
         return cls(name=name, base_urls=[REFERENCE_URL], model_id=REFERENCE_URL)
 

@@ -154,8 +154,8 @@ async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]
                     parsed = parse_judgment(raw)
                     if parsed.ok:
                         break
-                summary.add_call(usage, attempts, endpoint.cost(usage["prompt_tokens"],
-                                                                usage["completion_tokens"]))
+                cost = endpoint.cost(usage["prompt_tokens"], usage["completion_tokens"])
+                summary.add_call(usage, attempts, cost)
                 if error is not None:
                     outcome = {"status": "error", "score": None, "dimensions": {},
                                "error": error, "parse_method": None}
@@ -178,7 +178,7 @@ async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]
                     "request": {"temperature": params["temperature"], "max_tokens": max_tokens,
                                 "seed": seed, "structured_output": structured},
                     "usage": usage, "latency_s": latency, "attempts": attempts,
-                    "cost_usd": endpoint.cost(usage["prompt_tokens"], usage["completion_tokens"]),
+                    "cost_usd": cost,
                     "package_version": __version__, "created_at": now_iso(),
                 })
 

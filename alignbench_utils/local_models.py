@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -108,9 +109,14 @@ def load_registry(path: Path = REGISTRY) -> tuple[dict[str, ModelSpec], ServerSo
     return models, _build(ServerSource, server, cmake_flags=tuple(server["cmake_flags"]))
 
 
+@functools.cache
+def _shipped_registry() -> tuple[dict[str, ModelSpec], ServerSource]:
+    return load_registry()
+
+
 def model_spec(name: str) -> ModelSpec:
     """The registered model called ``name`` (e.g. ``0.5b``), or a clear error listing them."""
-    models, _ = load_registry()
+    models, _ = _shipped_registry()
     if name not in models:
         raise LocalSetupError(f"unknown local model {name!r}; known: {', '.join(models)}")
     return models[name]
@@ -118,7 +124,7 @@ def model_spec(name: str) -> ModelSpec:
 
 def server_source() -> ServerSource:
     """The pinned llama.cpp source the server binary is built from."""
-    return load_registry()[1]
+    return _shipped_registry()[1]
 
 
 def cache_dir() -> Path:

@@ -15,10 +15,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import papermill
 from tqdm import tqdm
 
-from .config import LOCAL, RunConfig, load_config
+from .config import LOCAL, REFERENCE, RunConfig, load_config
 from .errors import InputError, RunError
 from .paths import REPO_ROOT
 from .report import KERNEL_NAME, execute_notebook, render_report
@@ -89,7 +88,7 @@ def notebook_parameters(config: RunConfig, local: Any | None = None) -> dict[str
                          "human_labels": config.agreement.human_labels or "", **statistics},
         "06_error_analysis": {"run_dir": run_dir, "judge": judge, "second_judge": second,
                               "exclude_models": [m.name for m in config.models
-                                                 if m.base_url == "reference"]},
+                                                 if m.base_url == REFERENCE]},
     }
 
 
@@ -128,6 +127,8 @@ def run_pipeline(config: RunConfig | str | os.PathLike, *,
     Executed notebooks go to ``<run_dir>/notebooks/``, HTML to ``<report_dir>/``. A failing
     notebook raises ``papermill.PapermillExecutionError`` (its partial output is kept).
     """
+    import papermill
+
     config = config if isinstance(config, RunConfig) else load_config(config)
     unknown = [n for n in notebooks if n not in NOTEBOOKS]
     if unknown:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ._version import __version__
+from .store import now_iso
 
 __all__ = ["summarize_records", "write_provenance"]
 
@@ -66,7 +66,7 @@ def write_provenance(path: str | Path, records: Iterable[Mapping[str, Any]],
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"written_by": f"alignbench-utils {__version__}",
-           "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+           "written_at": now_iso(),
            "settings": settings, "records": summarize_records(records)}
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n",
                     encoding="utf-8")

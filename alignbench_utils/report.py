@@ -70,10 +70,11 @@ def execute_notebook(notebook: str | Path, output: str | Path, parameters: Mappi
 
 def _record_facts(run_dir: Path) -> dict[str, Any]:
     """Provenance of every answer and judgment record of the run."""
-    from .store import read_records
+    from .store import read_records_under
 
-    files = sorted(run_dir.glob("answers/*.jsonl")) + sorted(run_dir.glob("judgments/*/*.jsonl"))
-    return summarize_records(rec for path in files for rec in read_records(path))
+    return summarize_records([rec for stage in ("answers", "judgments")
+                              if (run_dir / stage).is_dir()
+                              for rec in read_records_under(run_dir / stage)])
 
 
 def caveats(config: RunConfig) -> list[str]:

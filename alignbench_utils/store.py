@@ -32,6 +32,7 @@ __all__ = [
     "done_hashes",
     "now_iso",
     "read_records",
+    "read_records_under",
     "request_hash",
 ]
 
@@ -75,6 +76,13 @@ def _split(data: bytes, path: Path) -> tuple[list[bytes], bool]:
                       "it was being written when the run stopped", RuntimeWarning, stacklevel=3)
         return lines, True
     return lines + [tail], False
+
+
+def read_records_under(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Records of a store file, or of every ``*.jsonl`` below a folder (sorted by path)."""
+    path = Path(path)
+    files = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
+    return [rec for file in files for rec in read_records(file)]
 
 
 def read_records(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -141,9 +149,11 @@ class RecordWriter:
     def _repair_tail(self) -> None:
         if not self.path.is_file() or self.path.stat().st_size == 0:
             return
+        with open(self.path, "rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) == b"\n":  # the usual case: no need to read the whole file
+                return
         data = self.path.read_bytes()
-        if data.endswith(b"\n"):
-            return
         _, torn = _split(data, self.path)
         with open(self.path, "r+b") as fh:
             if torn:

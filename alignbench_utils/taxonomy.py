@@ -25,7 +25,6 @@ __all__ = [
     "dimension_definitions",
     "dimensions_for",
     "subcategory_map",
-    "taxonomy_table",
     "temperature_for",
 ]
 
@@ -95,11 +94,3 @@ def temperature_for(category: str) -> float:
     (0.1, 0.7)
     """
     return float(_config("temperature.json").get(category, DEFAULT_TEMPERATURE))
-
-
-def taxonomy_table() -> list[dict[str, Any]]:
-    """One row per subcategory: answer type and dimensions (for display)."""
-    return [
-        {"subcategory": sub, "answer_type": kind, "dimensions": ", ".join(dimensions_for(sub))}
-        for sub, kind in subcategory_map().items()
-    ]

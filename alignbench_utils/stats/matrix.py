@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..taxonomy import CATEGORIES, LANGUAGE, LANGUAGE_COL, OVERALL_COL, REASONING, REASONING_COL
+from ..aggregate import combine_categories
+from ..taxonomy import CATEGORIES, LANGUAGE_COL, OVERALL_COL, REASONING_COL
 
 __all__ = ["METRICS", "ScoreMatrix", "category_means", "combine_categories", "score_matrix"]
 
@@ -98,20 +99,6 @@ def score_matrix(frame: pd.DataFrame) -> ScoreMatrix:
     n_failed = np.zeros((len(models), len(CATEGORIES)), dtype=int)
     np.add.at(n_failed, (row[~ok], cat[~ok]), 1)
     return ScoreMatrix(models, qids, slices, scores, n_failed)
-
-
-def combine_categories(means: np.ndarray) -> np.ndarray:
-    """Append 中文推理, 中文语言, 总分 to category means on the last axis (8 → 11).
-
-    Mean of means, as the official formula: a NaN category makes its group NaN.
-
-    >>> combine_categories(np.array([4.0, 5.0, 6, 6, 6, 6, 6, 6]))[-3:].tolist()
-    [4.5, 6.0, 5.25]
-    """
-    reasoning = means[..., [CATEGORIES.index(c) for c in REASONING]].mean(axis=-1)
-    language = means[..., [CATEGORIES.index(c) for c in LANGUAGE]].mean(axis=-1)
-    overall = (reasoning + language) / 2
-    return np.concatenate([means, np.stack([reasoning, language, overall], axis=-1)], axis=-1)
 
 
 def category_means(matrix: ScoreMatrix) -> np.ndarray:
