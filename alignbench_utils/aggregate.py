@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
 from .provenance import write_provenance
 from .taxonomy import CATEGORIES, LANGUAGE, LANGUAGE_COL, OVERALL_COL, REASONING, REASONING_COL
 
@@ -25,9 +26,11 @@ __all__ = [
     "dimension_means",
     "export_results",
     "failure_table",
+    "failures_by_model",
     "judgments_frame",
     "leaderboard",
     "result_tables",
+    "run_judgments_frame",
     "select_judge",
     "summarize_category_means",
 ]
@@ -40,34 +43,90 @@ OFFICIAL_COLUMNS = ("模型", *sorted(CATEGORIES), REASONING_COL, LANGUAGE_COL, 
 JudgmentsLike = pd.DataFrame | Iterable[Mapping[str, Any]] | str | Path
 
 
-def judgments_frame(source: JudgmentsLike) -> pd.DataFrame:
+def _records_of(source: str | Path) -> list[dict[str, Any]]:
+    """Records of a JSONL file or a folder of them, each in this package's judgment format
+    (official records converted; their judge is the file's folder name, else ``""``)."""
+    from .official import as_judgment_record
+    from .store import read_numbered_records
+
+    path = Path(source)
+    files = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
+    return [as_judgment_record(rec, judge=file.parent.name, path=file, line=number)
+            for file in files for number, rec in read_numbered_records(file)]
+
+
+def _as_records(source: JudgmentsLike) -> pd.DataFrame:
+    from .official import OFFICIAL_JUDGMENT_FIELDS, as_judgment_record
+
+    if isinstance(source, (str, Path)):
+        return pd.DataFrame(_records_of(source))
+    if isinstance(source, pd.DataFrame):
+        if "model_id" not in source.columns or "model" in source.columns:
+            missing = [c for c in ("model", "question_id", "category") if c not in source.columns]
+            if missing and not source.empty:
+                raise InputError(f"judgments lack columns {missing} (neither this package's "
+                                 f"format nor the official one, which needs "
+                                 f"{list(OFFICIAL_JUDGMENT_FIELDS)})", field=missing[0])
+            return source.copy()
+        source = source.to_dict("records")
+    return pd.DataFrame([as_judgment_record(rec, line=number)
+                         for number, rec in enumerate(source, start=1)])
+
+
+def _answer_failures(frame: pd.DataFrame, answers: JudgmentsLike) -> pd.DataFrame:
+    """Rows for answers that failed (and so were never judged): status ``error`` for each
+    judge in ``frame``, so a model's failed answers count in ``n_failed`` everywhere."""
+    from .official import as_answer_record
+    from .store import read_records_under
+
+    records = (read_records_under(answers) if isinstance(answers, (str, Path))
+               else answers.to_dict("records") if isinstance(answers, pd.DataFrame)
+               else list(answers))
+    failed = [rec for rec in (as_answer_record(r, line=n) for n, r in enumerate(records, 1))
+              if rec.get("status", "ok") != "ok"]
+    judges = sorted(frame["judge"].dropna().unique()) if "judge" in frame.columns else []
+    rows = [{**{k: rec.get(k) for k in ("question_id", "category", "subcategory", "question",
+                                        "model", "answer")},
+             "judge": judge, "status": "error", "score": None,
+             "error": f"answer failed, not judged: {rec.get('error') or 'unknown error'}"}
+            for rec in failed for judge in (judges or [""])]
+    return pd.DataFrame(rows)
+
+
+def judgments_frame(source: JudgmentsLike, *, answers: JudgmentsLike | None = None
+                    ) -> pd.DataFrame:
     """Normalise judgments (DataFrame, records, a JSONL file or a folder of them) into the
     judgments frame every analysis takes.
 
-    ``score`` is NaN unless ``status == "ok"``; ``legacy_score`` is what the official script
-    would average (the score, or -1 for a failure). The last record per
-    (judge, model, question_id) wins, as in the append-only store.
+    Official AlignBench judgment records (``model_id``, ``score = -1`` for a failed parse)
+    are recognised and converted wherever they come from; records in neither format are an
+    error naming what they lack. ``score`` is NaN unless ``status == "ok"``;
+    ``legacy_score`` is what the official script would average (the score, or -1 for a
+    failure). The last record per (judge, model, question_id) wins, as in the append-only
+    store. ``answers`` (answer records or their folder) adds every failed answer as an
+    ``error`` row per judge, so failures upstream of the judge are counted too.
 
     >>> f = judgments_frame([{"model": "m", "question_id": 1, "category": "数学计算",
     ...                       "status": "parse_failed", "score": None}])
     >>> f.loc[0, "status"], float(f.loc[0, "legacy_score"]), bool(np.isnan(f.loc[0, "score"]))
     ('parse_failed', -1.0, True)
+    >>> f = judgments_frame([{"model_id": "m", "question_id": 1, "category": "数学计算",
+    ...                       "judgment": "?", "score": -1}])
+    >>> f.loc[0, "model"], f.loc[0, "status"]
+    ('m', 'parse_failed')
     """
-    if isinstance(source, (str, Path)):
-        from .store import read_records_under
-
-        frame = pd.DataFrame(read_records_under(source))
-    elif isinstance(source, pd.DataFrame):
-        frame = source.copy()
-    else:
-        frame = pd.DataFrame(list(source))
+    frame = _as_records(source)
     for column in FRAME_COLUMNS:
         if column not in frame.columns:
             frame[column] = None
+    frame["judge"] = frame["judge"].fillna("")
+    if answers is not None:
+        extra = _answer_failures(frame, answers)
+        if not extra.empty:
+            frame = pd.concat([extra, frame], ignore_index=True)
     if frame.empty:
         return frame.loc[:, list(FRAME_COLUMNS)]
     frame["status"] = frame["status"].fillna("ok")
-    frame["judge"] = frame["judge"].fillna("")
     ok = frame["status"].eq("ok")
     score = pd.to_numeric(frame["score"], errors="coerce")
     frame["score"] = score.where(ok)
@@ -76,6 +135,25 @@ def judgments_frame(source: JudgmentsLike) -> pd.DataFrame:
     frame["dimensions"] = [d if isinstance(d, Mapping) else {} for d in frame["dimensions"]]
     frame = frame.drop_duplicates(["judge", "model", "question_id"], keep="last")
     return frame.reset_index(drop=True)
+
+
+def run_judgments_frame(run_dir: str | Path) -> pd.DataFrame:
+    """The judgments frame of a run folder: every judgment, plus each failed answer as an
+    ``error`` row per judge (see :func:`judgments_frame`), so no failure goes uncounted."""
+    run_dir = Path(run_dir)
+    answers = run_dir / "answers"
+    return judgments_frame(run_dir / "judgments", answers=answers if answers.is_dir() else None)
+
+
+def failures_by_model(failures: pd.DataFrame) -> pd.DataFrame:
+    """Per judge × model: ok, parse_failed, error and total, from :func:`failure_table`.
+
+    >>> failures_by_model(failure_table([{"model": "m", "question_id": 1, "category": "数学计算",
+    ...                                   "status": "error"}])).values.tolist()
+    [['', 'm', 0, 0, 1, 1]]
+    """
+    return (failures.groupby(["judge", "model"])[["ok", "parse_failed", "error", "total"]]
+            .sum().reset_index())
 
 
 def combine_categories(means: np.ndarray) -> np.ndarray:

@@ -105,7 +105,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def add_judge(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("judge", help="judge answers (writes OUT/<JUDGE>/<model>.jsonl)")
-    p.add_argument("--answers", required=True, help="answer JSONL file or folder of them")
+    p.add_argument("--answers", required=True,
+                   help="answer JSONL file or folder of them (this package's or official files)")
+    p.add_argument("--questions", default="v1.1",
+                   help="question set that supplies fields official answer files lack")
     p.add_argument("--judge", required=True, help="the judge's name in this run")
     p.add_argument("--out", required=True, help="judgments folder")
     p.add_argument("--structured", choices=("none", "json_schema", "grammar"), default="none")
@@ -122,7 +125,7 @@ def cmd_judge(args: argparse.Namespace) -> int:
                           Path(args.out) / args.judge, max_reasks=args.max_reasks,
                           structured=args.structured, template=args.template,
                           max_tokens=args.max_tokens, seed=_sampling_seed(args),
-                          progress=not args.no_progress)
+                          questions=args.questions, progress=not args.no_progress)
     return _finish(summary)
 
 
@@ -133,14 +136,16 @@ def add_import(sub: argparse._SubParsersAction) -> None:
     group.add_argument("--judgments", nargs="+", help="official judgment JSONL files")
     p.add_argument("--out", required=True, help="run folder (gets answers/ or judgments/)")
     p.add_argument("--judge", default=None,
-                   help="judge name for judgments (default: the file's folder name)")
+                   help="judge name for judgments (default: the file's folder name; required "
+                        "when the file has none)")
     p.add_argument("--questions", default="v1.1",
                    help="question set that supplies missing fields (reference, subcategory)")
     p.set_defaults(func=cmd_import)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .data import load_questions, read_official_answers, read_official_judgments
+    from .data import load_questions
+    from .official import fill_question_fields, read_official_answers, read_official_judgments
 
     by_id = {q["question_id"]: q for q in load_questions(args.questions)}
     records = []
@@ -148,13 +153,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         rows = (read_official_answers(path) if args.answers
                 else read_official_judgments(path, judge=args.judge))
         for number, rec in enumerate(rows, start=1):
-            question = by_id.get(rec["question_id"])
-            if question is None:
-                raise InputError(f"question_id {rec['question_id']} is not in {args.questions}",
-                                 path=path, line=number, field="question_id")
-            for name, value in question.items():
-                if rec.get(name) is None:
-                    rec[name] = value
+            fill_question_fields(rec, by_id, source=args.questions, path=path, line=number)
             rec["request_hash"] = request_hash({"stage": "import", **{
                 k: rec.get(k) for k in ("model", "judge", "question_id", "answer", "judgment")}})
             records.append(rec)

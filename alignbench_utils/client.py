@@ -25,7 +25,8 @@ from typing import Any, Self, TypeVar
 import openai
 
 from .config import REFERENCE
-from .errors import InputError
+from .errors import InputError, RunError
+from .keys import key_env_problem
 
 __all__ = [
     "REFERENCE_URL",
@@ -34,8 +35,10 @@ __all__ = [
     "CallResult",
     "EndpointClient",
     "EndpointConfig",
+    "EndpointDownError",
     "parse_retry_after",
     "run_sync",
+    "split_thinking",
 ]
 
 REFERENCE_URL = REFERENCE  # base URL of the reference pseudo-model (no HTTP)
@@ -67,6 +70,7 @@ class EndpointConfig:
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
     price: dict[str, float] | None = None
+    max_failures_without_success: int = 10  # stop early: the endpoint is unreachable or wrong
 
     def __post_init__(self) -> None:
         if isinstance(self.base_urls, str):
@@ -81,6 +85,10 @@ class EndpointConfig:
         if self.concurrency < 1:
             raise InputError(f"concurrency must be >= 1, got {self.concurrency}",
                              field="concurrency")
+        problem = (key_env_problem(self.api_key_env, require_set=False)
+                   if self.api_key_env else None)
+        if problem:
+            raise InputError(problem, field="api_key_env")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EndpointConfig:
@@ -137,6 +145,12 @@ class CallResult:
     attempts: int
     finish_reason: str | None = None
     cost_usd: float | None = None
+    reasoning: str | None = None  # a reasoning model's thinking, kept apart from ``text``
+
+
+class EndpointDownError(RunError):
+    """The endpoint failed ``max_failures_without_success`` requests and never answered one:
+    a wrong URL, a dead server or a bad key. Stopping beats retrying every item for minutes."""
 
 
 class CallError(Exception):
@@ -241,6 +255,8 @@ class EndpointClient:
         self._turn = itertools.count()
         self.limiter = AdaptiveLimiter(config.concurrency)
         self.calls_per_url = [0] * len(self._clients)
+        self.successes = 0
+        self.failures_without_success = 0
         self._rng = random.Random(seed)
 
     async def __aenter__(self) -> Self:
@@ -300,11 +316,14 @@ class EndpointClient:
                 message, retryable = f"bad response: {self._scrub(str(exc))[:300]}", True
             else:
                 if getattr(response, "choices", None) is not None:
+                    self.successes += 1
                     return self._result(response, time.monotonic() - started, attempt)
                 message, retryable = f"bad response: {self._scrub(str(response))[:300]}", True
             finally:
                 self._busy[index] -= 1
                 await self.limiter.release(epoch, throttled=throttled)
+            if not throttled:
+                self._count_failure(index, message)
             if not retryable or attempt > cfg.max_retries:
                 raise CallError(message if not retryable else
                                 f"{message} (gave up after {attempt} attempts)",
@@ -316,9 +335,26 @@ class EndpointClient:
                                 status=status)
             await asyncio.sleep(delay)
 
+    def _count_failure(self, index: int, message: str) -> None:
+        """Stop the whole stage once the endpoint has failed this often without ever
+        answering (a rate limit is not a failure: it slows the run down instead)."""
+        if self.successes:
+            return
+        self.failures_without_success += 1
+        limit = self.config.max_failures_without_success
+        if limit and self.failures_without_success >= limit:
+            raise EndpointDownError(
+                f"{self.config.name!r} at {self.config.base_urls[index]}: {limit} requests "
+                f"failed and none succeeded, so the stage stops; last error: {message}")
+
     def _result(self, response: Any, latency: float, attempts: int) -> CallResult:
         choice = response.choices[0] if response.choices else None
-        text = (choice.message.content or "") if choice is not None else ""
+        message = choice.message if choice is not None else None
+        text, thinking = split_thinking((message.content or "") if message is not None else "")
+        extra = (getattr(message, "model_extra", None) or {}) if message is not None else {}
+        reasoning = "\n".join(part for part in (extra.get("reasoning_content")
+                                                 or extra.get("reasoning"), thinking)
+                               if isinstance(part, str) and part) or None
         usage_obj = response.usage
         usage = {
             "prompt_tokens": int(getattr(usage_obj, "prompt_tokens", 0) or 0),
@@ -328,7 +364,32 @@ class EndpointClient:
         return CallResult(text=text, usage=usage, latency_s=round(latency, 4), attempts=attempts,
                           finish_reason=getattr(choice, "finish_reason", None),
                           cost_usd=self.config.cost(usage["prompt_tokens"],
-                                                    usage["completion_tokens"]))
+                                                    usage["completion_tokens"]),
+                          reasoning=reasoning)
+
+
+_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
+
+
+def split_thinking(content: str) -> tuple[str, str | None]:
+    """``(final answer, thinking)`` from a reasoning model's content: the judge must see only
+    the final answer, and a judge's parser only its final verdict.
+
+    >>> split_thinking("<think>先算一下</think>\\n答案是2")
+    ('答案是2', '先算一下')
+    >>> split_thinking("先算一下</think>答案是2")  # the chat template opened the block
+    ('答案是2', '先算一下')
+    >>> split_thinking("<think>还没想完")  # cut off while thinking: no answer
+    ('', '还没想完')
+    >>> split_thinking("答案是2")
+    ('答案是2', None)
+    """
+    head, close, tail = content.partition(_THINK_CLOSE)
+    if close:
+        return tail.strip(), head.replace(_THINK_OPEN, "", 1).strip()
+    if content.lstrip().startswith(_THINK_OPEN):
+        return "", content.lstrip()[len(_THINK_OPEN):].strip()
+    return content, None
 
 
 def run_sync(coro: Coroutine[Any, Any, T] | Awaitable[T]) -> T:

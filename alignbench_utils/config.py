@@ -21,6 +21,7 @@ from typing import Any, Literal
 import yaml
 
 from .errors import InputError
+from .keys import key_env_problem
 from .taxonomy import CATEGORIES
 
 __all__ = [
@@ -44,7 +45,6 @@ __all__ = [
 LOCAL = "local"  # base_url: start the embedded local model server for this endpoint
 REFERENCE = "reference"  # base_url: the reference control (the questions' reference answers)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class ConfigError(InputError):
@@ -291,7 +291,8 @@ def _describe(value: Any) -> str:
 # ---------------------------------------------------------------- semantic checks
 
 
-def _check_endpoint(checker: _Checker, spec: ModelSpec, path: tuple, *, judge: bool) -> None:
+def _check_endpoint(checker: _Checker, spec: ModelSpec, path: tuple, *, judge: bool,
+                    check_env: bool) -> None:
     urls = spec.base_url if isinstance(spec.base_url, list) else [spec.base_url]
     if not urls:
         checker.fail((*path, "base_url"), "needs at least one URL")
@@ -307,10 +308,10 @@ def _check_endpoint(checker: _Checker, spec: ModelSpec, path: tuple, *, judge: b
     if not _NAME.match(spec.name):
         checker.fail((*path, "name"), f"{spec.name!r} is not usable as a file name "
                                       "(letters, digits, '.', '_', '-')")
-    env = spec.api_key_env
-    if env is not None and not _ENV_NAME.match(env):
-        checker.fail((*path, "api_key_env"),
-                     "must be the NAME of an environment variable holding the key, not the key")
+    problem = (key_env_problem(spec.api_key_env, require_set=check_env)
+               if spec.api_key_env is not None else None)
+    if problem:
+        checker.fail((*path, "api_key_env"), problem)
     if urls[0] not in (LOCAL, REFERENCE) and not spec.model_id:
         checker.fail((*path, "model_id"), "required for a remote endpoint")
     if spec.timeout_s <= 0:
@@ -327,7 +328,7 @@ def _check_endpoint(checker: _Checker, spec: ModelSpec, path: tuple, *, judge: b
                      "the official judge gets a single user message; leave it null")
 
 
-def _check_run(checker: _Checker, cfg: RunConfig) -> None:
+def _check_run(checker: _Checker, cfg: RunConfig, *, check_env: bool) -> None:
     if not _NAME.match(cfg.name):
         checker.fail(("name",), f"{cfg.name!r} is not usable as a folder name")
     for key, specs in (("models", cfg.models), ("judges", cfg.judges)):
@@ -338,7 +339,8 @@ def _check_run(checker: _Checker, cfg: RunConfig) -> None:
             if spec.name in seen:
                 checker.fail((key, index, "name"), f"duplicate name {spec.name!r}")
             seen.add(spec.name)
-            _check_endpoint(checker, spec, (key, index), judge=key == "judges")
+            _check_endpoint(checker, spec, (key, index), judge=key == "judges",
+                            check_env=check_env)
     unknown = [c for c in cfg.dataset.categories or [] if c not in CATEGORIES]
     if unknown:
         checker.fail(("dataset", "categories"),
@@ -357,9 +359,11 @@ def _check_run(checker: _Checker, cfg: RunConfig) -> None:
         checker.fail(("agreement", "second_judge"), f"{second!r} is not one of the judges {judges}")
 
 
-def parse_config(data: Any, *, file: str | None = None,
-                 lines: dict[tuple, int] | None = None) -> RunConfig:
+def parse_config(data: Any, *, file: str | None = None, lines: dict[tuple, int] | None = None,
+                 check_env: bool = False) -> RunConfig:
     """Validate already-loaded YAML data (a dict) into a :class:`RunConfig`.
+
+    ``check_env`` also requires every ``api_key_env`` variable to be set (before a run).
 
     >>> cfg = parse_config({"name": "t", "models": [{"name": "ref", "base_url": "reference"}],
     ...                     "judges": [{"name": "j", "base_url": "local"}]})
@@ -372,13 +376,14 @@ def parse_config(data: Any, *, file: str | None = None,
     """
     checker = _Checker(file, lines or {})
     cfg = checker.record(data, RunConfig, ())
-    _check_run(checker, cfg)
+    _check_run(checker, cfg, check_env=check_env)
     cfg.source_path = file
     return cfg
 
 
-def load_config(path: str | os.PathLike) -> RunConfig:
-    """Read and validate a run YAML; errors name the file, line and key path."""
+def load_config(path: str | os.PathLike, *, check_env: bool = False) -> RunConfig:
+    """Read and validate a run YAML; errors name the file, line and key path. ``check_env``
+    (set by ``alignbench run``) also requires every ``api_key_env`` variable to be set."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError("no such run config file", path=path)
@@ -392,7 +397,7 @@ def load_config(path: str | os.PathLike) -> RunConfig:
                           line=mark.line + 1 if mark else None) from None
     if node is None:
         raise ConfigError("file is empty", path=path)
-    return parse_config(data, file=str(path), lines=_line_map(node))
+    return parse_config(data, file=str(path), lines=_line_map(node), check_env=check_env)
 
 
 def endpoint_from_spec(spec: dict[str, Any], concurrency: int = 8):

@@ -1,20 +1,28 @@
-"""Question loading and validation, plus answer/judgment files in the official formats.
+"""Question loading and validation.
 
 Questions are validated line by line so that a bad file fails with one error that names
-file, line and field, before any API call is made.
+file, line and field, before any API call is made. The official answer/judgment file
+formats live in :mod:`alignbench_utils.official` (re-exported here for older imports).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import InputError
+from .jsonl import read_jsonl, write_jsonl
+from .official import (
+    read_official_answers,
+    read_official_judgments,
+    write_official_answers,
+    write_official_judgments,
+)
 from .paths import benchmark_dir
 from .taxonomy import CATEGORIES, subcategory_map
 
@@ -39,50 +47,7 @@ QUESTION_FIELDS: dict[str, type] = {
     "reference": str,
 }
 SHIPPED = {"v1.0": "data_v1.0_release.jsonl", "v1.1": "data_v1.1_release.jsonl"}
-
-
-def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, object)`` for every non-blank line, failing with a located error.
-
-    Blank lines are skipped; a non-UTF-8 byte, malformed JSON or a non-object line raises
-    :class:`InputError`.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file", path=path)
-    with open(path, "rb") as fh:
-        raw_lines = fh.read().split(b"\n")
-    for number, raw in enumerate(raw_lines, start=1):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8", path=path, line=number
-            ) from None
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"malformed JSON: {exc.msg} at column {exc.colno}", path=path,
-                             line=number) from None
-        if not isinstance(obj, dict):
-            raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=path,
-                             line=number)
-        yield number, obj
-
-
-def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path) -> Path:
-    """Write records atomically (temp file + rename): a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(rec, ensure_ascii=False) + "\n" for rec in records)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return path
+HUB_PREFIX = "hf:"  # a Hugging Face dataset is named explicitly: hf:ORG/NAME
 
 
 def validate_question(obj: dict[str, Any], *, path: str | Path | None = None,
@@ -177,12 +142,26 @@ def stratified_subset(rows: Sequence[dict[str, Any]], per_category: int,
     return [row for index, row in enumerate(rows) if index in keep]
 
 
+def _load_rows(source: str) -> list[dict[str, Any]]:
+    """Rows of a shipped release, a JSONL path or ``hf:ORG/NAME``; anything else fails at once
+    (a typo must not turn into a slow hub lookup)."""
+    if source in SHIPPED:
+        return _load_file(benchmark_dir() / SHIPPED[source])
+    if source.startswith(HUB_PREFIX) and len(source) > len(HUB_PREFIX):
+        return _load_hub(source[len(HUB_PREFIX):])
+    if Path(source).is_file() or source.endswith((".jsonl", ".json")):
+        return _load_file(Path(source))
+    raise InputError(f"unknown question source {source!r}; expected one of "
+                     f"{', '.join(map(repr, SHIPPED))}, a path to a JSONL file, or "
+                     f"{HUB_PREFIX}ORG/NAME for a Hugging Face dataset", field="questions")
+
+
 def load_questions(source: str | os.PathLike = "v1.1", *, categories: Iterable[str] | None = None,
                    per_category: int | None = None, seed: int = 0):
     """Load and validate AlignBench questions as a ``datasets.Dataset``.
 
     ``source`` is ``"v1.0"``, ``"v1.1"`` (shipped, offline), a path to any AlignBench-format
-    JSONL, or a Hugging Face dataset name. ``categories`` keeps only those categories;
+    JSONL, or ``"hf:ORG/NAME"`` for a Hugging Face dataset. ``categories`` keeps only those categories;
     ``per_category`` draws a stratified subset seeded by ``seed``.
 
     >>> ds = load_questions("v1.1", per_category=2, seed=0)
@@ -191,13 +170,7 @@ def load_questions(source: str | os.PathLike = "v1.1", *, categories: Iterable[s
     """
     import datasets
 
-    source = os.fspath(source)
-    if source in SHIPPED:
-        rows = _load_file(benchmark_dir() / SHIPPED[source])
-    elif Path(source).exists() or source.endswith((".jsonl", ".json")):
-        rows = _load_file(Path(source))
-    else:
-        rows = _load_hub(source)
+    rows = _load_rows(os.fspath(source))
     if categories is not None:
         wanted = list(categories)
         unknown = [c for c in wanted if c not in CATEGORIES]
@@ -210,90 +183,3 @@ def load_questions(source: str | os.PathLike = "v1.1", *, categories: Iterable[s
     columns = list(QUESTION_FIELDS) + (["evidences"] if rows and all("evidences" in r for r in rows)
                                        else [])
     return datasets.Dataset.from_dict({c: [r.get(c) for r in rows] for c in columns})
-
-
-OFFICIAL_ANSWER_FIELDS = ("question_id", "category", "subcategory", "model_id", "question",
-                          "answer")
-
-
-def read_official_answers(path: str | Path) -> list[dict[str, Any]]:
-    """Read an answer file written by the official ``get_answers.py`` (or compatible tools).
-
-    Returns records in this package's answer schema (``model`` = the file's ``model_id``,
-    ``status`` = ``"ok"``, ``imported_from`` = the path).
-    """
-    out = []
-    for number, obj in read_jsonl(path):
-        for name in OFFICIAL_ANSWER_FIELDS:
-            if name not in obj:
-                raise InputError("missing required field", path=path, line=number, field=name)
-        if not isinstance(obj["answer"], str):
-            raise InputError(f"expected str, got {type(obj['answer']).__name__}", path=path,
-                             line=number, field="answer")
-        out.append({
-            "question_id": obj["question_id"], "category": obj["category"],
-            "subcategory": obj["subcategory"], "model": str(obj["model_id"]),
-            "question": obj["question"], "answer": obj["answer"],
-            "answer_id": obj.get("answer_id"), "status": "ok", "imported_from": str(path),
-        })
-    return out
-
-
-def write_official_answers(records: Iterable[dict[str, Any]], path: str | Path) -> Path:
-    """Write answers in the official format so the official judge.py can read them."""
-    rows = [{
-        "question_id": r["question_id"], "category": r["category"],
-        "subcategory": r["subcategory"], "model_id": r["model"], "question": r["question"],
-        "answer": r["answer"], "answer_id": r.get("answer_id") or r.get("request_hash"),
-    } for r in records if r.get("status", "ok") == "ok"]
-    return write_jsonl(rows, path)
-
-
-def read_official_judgments(path: str | Path, judge: str | None = None) -> list[dict[str, Any]]:
-    """Read a judgment file written by the official ``judge.py``.
-
-    The official script stores ``score = -1`` when it could not parse; such records come back
-    with ``status = "parse_failed"`` and ``score = None`` so they are never averaged in.
-    """
-    out = []
-    for number, obj in read_jsonl(path):
-        for name in ("question_id", "category", "model_id", "judgment", "score"):
-            if name not in obj:
-                raise InputError("missing required field", path=path, line=number, field=name)
-        try:
-            score = float(obj["score"])
-        except (TypeError, ValueError):
-            raise InputError(f"score is not a number: {obj['score']!r:.40}", path=path,
-                             line=number, field="score") from None
-        ok = 1 <= score <= 10
-        rating = obj.get("rating") if isinstance(obj.get("rating"), dict) else {}
-        out.append({
-            "question_id": obj["question_id"], "category": obj["category"],
-            "subcategory": obj.get("subcategory"), "model": str(obj["model_id"]),
-            "judge": judge or Path(path).parent.name, "question": obj.get("question"),
-            "answer": obj.get("answer"), "reference": obj.get("reference"),
-            "judgment": obj["judgment"], "status": "ok" if ok else "parse_failed",
-            "score": score if ok else None, "legacy_score": score,
-            "dimensions": {k: float(v) for k, v in rating.items()
-                           if isinstance(v, (int, float)) and k not in ("综合得分", "平均得分")},
-            "error": None if ok else f"official script recorded score {score:g}",
-            "imported_from": str(path),
-        })
-    return out
-
-
-def write_official_judgments(records: Iterable[dict[str, Any]], path: str | Path) -> Path:
-    """Write judgments in the official format; failures get the official ``score = -1``."""
-    rows = []
-    for r in records:
-        rating = dict(r.get("dimensions") or {})
-        if r.get("score") is not None:
-            rating["综合得分"] = r["score"]
-        rows.append({
-            "question_id": r["question_id"], "category": r["category"],
-            "subcategory": r.get("subcategory"), "model_id": r["model"],
-            "question": r.get("question"), "answer": r.get("answer"),
-            "reference": r.get("reference"), "judgment": r.get("judgment") or "",
-            "rating": rating, "score": r["score"] if r.get("status") == "ok" else -1,
-        })
-    return write_jsonl(rows, path)

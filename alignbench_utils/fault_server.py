@@ -28,6 +28,8 @@ from typing import Any, Self
 __all__ = ["FaultConfig", "FaultServer", "fake_answer", "fake_score", "main"]
 
 JUDGE_MARKER = "[助手的答案开始]"
+# A reasoning model's thinking, with a stray score dict in it: only the final content counts.
+THINKING = "让我先想一想。草稿：{'综合得分': 1}。再检查一遍。"
 _ANSWER_RE = re.compile(r"\[助手的答案开始\]\n(.*)\n\[助手的答案结束\]", re.DOTALL)
 _DIMENSION_RE = re.compile(r"^\d+\. ([^:\n]+): ", re.MULTILINE)
 
@@ -46,6 +48,8 @@ class FaultConfig:
     malformed_rate: float = 0.0  # judge output without the score dict
     empty_rate: float = 0.0  # empty answer text
     answer_bytes: int = 0  # pad answers to about this many UTF-8 bytes (0: short)
+    reasoning: str = "none"  # a reasoning model: "think_tags" (<think>… in content),
+    # "reasoning_content" (a separate message field, as DeepSeek-R1/vLLM/SGLang return it)
     seed: int = 0
 
 
@@ -230,9 +234,7 @@ class _Server(ThreadingHTTPServer):
         fmt = request.get("response_format") or {}
         schema = fmt.get("json_schema", {}).get("schema") if fmt.get("type") == "json_schema" \
             else None
-        if schema is None and "grammar" in request:
-            schema = {"properties": {n: {} for n in _DIMENSION_RE.findall(
-                text_in.split("我们会给您提供")[0])}}
+        # A grammar (llama.cpp) asks for the official form: critique, then the score dict.
         if is_judge:
             first_user = next(str(m.get("content", "")) for m in messages
                               if m.get("role") == "user")
@@ -241,12 +243,17 @@ class _Server(ThreadingHTTPServer):
             text = "" if fault < cfg.empty_rate else fake_answer(text_in, cfg.answer_bytes)
         with self.lock:
             self.kinds["judge" if is_judge else "answer"] += 1
-        prompt_tokens, completion_tokens = len(text_in) // 2 + 1, len(text) // 2 + 1
+        message = {"role": "assistant", "content": text}
+        if cfg.reasoning == "think_tags":
+            message["content"] = f"<think>{THINKING}</think>\n{text}"
+        elif cfg.reasoning == "reasoning_content":
+            message["reasoning_content"] = THINKING
+        prompt_tokens = len(text_in) // 2 + 1
+        completion_tokens = len(message["content"]) // 2 + 1
         handler._send(200, {
             "id": f"chatcmpl-{key[:12]}-{nth}", "object": "chat.completion",
             "created": int(time.time()), "model": request.get("model", "fault-model"),
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": text}}],
+            "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
         })
@@ -341,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8000)
     for f in fields(FaultConfig):
-        kind = int if f.name in ("max_concurrent", "answer_bytes", "seed") else float
+        kind = (int if f.name in ("max_concurrent", "answer_bytes", "seed")
+                else str if f.name == "reasoning" else float)
         if f.name == "retry_after_http_date":
             parser.add_argument("--retry-after-http-date", action="store_true")
             continue

@@ -24,20 +24,27 @@ from tqdm.auto import tqdm
 
 from ._version import __version__
 from .client import CallError, CallResult, EndpointClient, EndpointConfig, run_sync
-from .errors import InputError
-from .store import RecordWriter, done_hashes, now_iso, request_hash
+from .errors import InputError, RunError
+from .store import RecordWriter, done_hashes, now_iso, read_records, request_hash
 from .taxonomy import temperature_for
 
 __all__ = [
     "RunSummary",
+    "StageFailedError",
     "answer_request",
     "drive",
     "question_fields",
+    "raise_if_nothing_succeeded",
+    "reasoning_fields",
     "run_generation",
     "run_generation_async",
 ]
 
 QUESTION_KEYS = ("question_id", "category", "subcategory", "question", "reference")
+
+
+class StageFailedError(RunError):
+    """Every request of a model or judge failed (the CLI exits 1 with this message)."""
 
 
 @dataclass
@@ -57,6 +64,25 @@ class RunSummary:
     cost_usd: float | None = None
     wall_s: float = 0.0
     out_paths: list[str] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)  # error text → count, this run
+
+    def add_error(self, message: str) -> None:
+        """Count a failed item by its error, without the attempt count, for the summary."""
+        key = message.split(" (gave up")[0][:160]
+        self.errors[key] = self.errors.get(key, 0) + 1
+
+    @property
+    def top_error(self) -> str | None:
+        """The most common error of this run, with its count.
+
+        >>> s = RunSummary("judge", "j"); s.add_error("HTTP 404: nope (gave up after 1 attempts)")
+        >>> s.top_error
+        'HTTP 404: nope (1×)'
+        """
+        if not self.errors:
+            return None
+        message, count = max(self.errors.items(), key=lambda kv: kv[1])
+        return f"{message} ({count}×)"
 
     def add_call(self, usage: dict[str, int], attempts: int, cost: float | None) -> None:
         self.requests += attempts
@@ -86,6 +112,8 @@ class RunSummary:
         if self.cost_usd is not None:
             parts.append(f"cost ${self.cost_usd:.4f}")
         parts.append(f"wall {self.wall_s:.1f} s")
+        if self.top_error:
+            parts.append(f"most common error: {self.top_error}")
         return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -227,18 +255,47 @@ async def run_generation_async(questions: Iterable[dict[str, Any]], endpoint: En
                             break
                     summary.requests += attempts
                     ok = isinstance(result, CallResult) and bool(result.text.strip())
+                    if not ok:
+                        summary.add_error(error)
                     finish({**record, "answer": result.text if ok else "",
                             "status": "ok" if ok else "error", "error": None if ok else error,
                             "usage": usage, "latency_s": result.latency_s if ok else None,
                             "attempts": attempts, "finish_reason": result.finish_reason if ok
                             else None,
                             "cost_usd": endpoint.cost(usage["prompt_tokens"],
-                                                      usage["completion_tokens"])})
+                                                      usage["completion_tokens"]),
+                            **reasoning_fields(result.reasoning if result else None)})
 
                 await drive(todo, answer_one, workers=endpoint.concurrency,
                             desc=f"generate {endpoint.name}", progress=progress)
     summary.wall_s = time.monotonic() - started
+    raise_if_nothing_succeeded(summary, endpoint, statuses=("ok",))
     return summary
+
+
+def reasoning_fields(reasoning: str | None, prefix: str = "") -> dict[str, Any]:
+    """Record fields keeping a reasoning model's thinking apart from its answer.
+
+    >>> reasoning_fields("想一想"), reasoning_fields(None)
+    ({'reasoning': '想一想', 'reasoning_chars': 3}, {})
+    """
+    if not reasoning:
+        return {}
+    return {f"{prefix}reasoning": reasoning, f"{prefix}reasoning_chars": len(reasoning)}
+
+
+def raise_if_nothing_succeeded(summary: RunSummary, endpoint: EndpointConfig, *,
+                               statuses: Sequence[str]) -> None:
+    """A model or judge whose every request failed stops the run, naming it, its URL and the
+    error: its rows would otherwise silently vanish from every table."""
+    if not summary.failed or summary.done or summary.parse_failed:
+        return
+    kept = [r for path in summary.out_paths if Path(path).is_file()
+            for r in read_records(path) if r.get("status") in statuses]
+    if not kept:
+        raise StageFailedError(
+            f"{summary.stage} {endpoint.name!r} at {', '.join(endpoint.base_urls)}: all "
+            f"{summary.failed} requests failed; most common error: {summary.top_error}")
 
 
 def run_generation(questions: Iterable[dict[str, Any]], endpoint: EndpointConfig,

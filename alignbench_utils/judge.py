@@ -21,10 +21,18 @@ from typing import Any
 from ._version import __version__
 from .client import CallError, EndpointClient, EndpointConfig, run_sync
 from .errors import InputError
-from .generate import RunSummary, drive, question_fields
+from .generate import (
+    QUESTION_KEYS,
+    RunSummary,
+    drive,
+    question_fields,
+    raise_if_nothing_succeeded,
+    reasoning_fields,
+)
+from .official import as_answer_record, fill_question_fields
 from .parsing import parse_judgment
 from .prompts import build_judge_prompt, sha256_text, template_sha256
-from .store import RecordWriter, done_hashes, now_iso, read_records, request_hash
+from .store import RecordWriter, done_hashes, now_iso, read_numbered_records, request_hash
 from .structured import MODES, request_params, score_keys
 
 __all__ = [
@@ -52,30 +60,44 @@ def format_reminder(subcategory: str) -> str:
     return _REMINDER.format(example="{" + ", ".join(f"'{k}': 打分" for k in keys) + "}")
 
 
-def load_answers(answers: str | os.PathLike | Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Answer records from a list, a store file, or a folder of ``*.jsonl`` store files."""
+def load_answers(answers: str | os.PathLike | Iterable[dict[str, Any]], *,
+                 questions: str | os.PathLike | None = "v1.1") -> list[dict[str, Any]]:
+    """Answer records from a list, a store file, or a folder of ``*.jsonl`` files, checked.
+
+    Official answer files (``model_id``) are converted; an answer that is empty or only
+    whitespace becomes a failed answer. Question fields a record lacks (the reference of an
+    official file) come from ``questions`` (a question source; None: none filled in).
+    Every error names the real file and line.
+    """
     if isinstance(answers, (str, os.PathLike)):
         path = Path(answers)
-        if path.is_dir():
-            files = sorted(path.glob("*.jsonl"))
-            if not files:
-                raise InputError("no *.jsonl answer files in folder", path=path)
-            return [r for f in files for r in read_records(f)]
-        return read_records(path)
-    return [dict(r) for r in answers]
+        files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+        if not files:
+            raise InputError("no *.jsonl answer files in folder", path=path)
+        numbered = [(file, number, rec) for file in files
+                    for number, rec in read_numbered_records(file)]
+    else:
+        numbered = [("answers", number, dict(rec)) for number, rec in enumerate(answers, 1)]
+    by_id: dict[int, Any] | None = None
+    out = []
+    for file, number, rec in numbered:
+        rec = as_answer_record(rec, path=file, line=number)
+        if questions is not None and any(rec.get(k) is None for k in QUESTION_KEYS):
+            if by_id is None:  # loaded only when a record lacks question fields
+                from .data import load_questions
 
-
-def _check(record: dict[str, Any], number: int) -> None:
-    for name in ("model", "answer"):
-        if name not in record:
-            raise InputError("answer record lacks a field", path="answers", line=number,
-                             field=name)
-    try:
-        question_fields(record)
-    except InputError as exc:
-        raise InputError(exc.reason + " (import official files with `alignbench import`, which "
-                         "adds the reference)", path="answers", line=number,
-                         field=exc.field) from None
+                by_id = {q["question_id"]: q for q in load_questions(questions)}
+            fill_question_fields(rec, by_id, source=str(questions), path=file, line=number)
+        try:
+            question_fields(rec)
+        except InputError as exc:
+            hint = "" if questions is not None else (
+                " (official answer files lack the reference: pass the question set, "
+                "e.g. --questions v1.1)")
+            raise InputError(exc.reason + hint, path=file, line=number,
+                             field=exc.field) from None
+        out.append(rec)
+    return out
 
 
 def _out_file(out_path: Path, model: str) -> Path:
@@ -86,7 +108,8 @@ async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]
                             endpoint: EndpointConfig, out_path: str | os.PathLike, *,
                             max_reasks: int = 2, structured: str = "none",
                             template: str | os.PathLike | None = None, max_tokens: int = 2048,
-                            seed: int | None = None, progress: bool = True) -> RunSummary:
+                            seed: int | None = None, questions: str | None = "v1.1",
+                            progress: bool = True) -> RunSummary:
     """Judge answers into ``out_path``; see :func:`run_judging`."""
     started = time.monotonic()
     if structured not in MODES:
@@ -95,13 +118,12 @@ async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]
     if endpoint.is_reference:
         raise InputError("the reference pseudo-model cannot judge", field="judge")
     out_path = Path(out_path)
-    records = load_answers(answers)
+    records = load_answers(answers, questions=questions)
     summary = RunSummary("judge", endpoint.name)
     tsha = template_sha256(template)
     done: dict[Path, set[str]] = {}
     todo = []
-    for number, ans in enumerate(records, start=1):
-        _check(ans, number)
+    for ans in records:
         if ans.get("status", "ok") != "ok":
             summary.not_answered += 1
             continue
@@ -129,7 +151,7 @@ async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]
                 ans, target, messages, params, key = item
                 usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
                 attempts, reasks, history, latency = 0, 0, [], None
-                parsed, error, raw = None, None, ""
+                parsed, error, raw, thinking = None, None, "", None
                 turns = list(messages)
                 for reask in range(max_reasks + 1):
                     call_params = dict(params)
@@ -149,7 +171,7 @@ async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]
                     latency = result.latency_s
                     if reask:
                         history.append(raw)
-                    raw = result.text
+                    raw, thinking = result.text, result.reasoning
                     parsed = parse_judgment(raw)
                     if parsed.ok:
                         break
@@ -159,6 +181,7 @@ async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]
                     outcome = {"status": "error", "score": None, "dimensions": {},
                                "error": error, "parse_method": None}
                     summary.failed += 1
+                    summary.add_error(error)
                 else:
                     outcome = parsed.to_dict()
                     if parsed.ok:
@@ -177,7 +200,7 @@ async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]
                     "request": {"temperature": params["temperature"], "max_tokens": max_tokens,
                                 "seed": seed, "structured_output": structured},
                     "usage": usage, "latency_s": latency, "attempts": attempts,
-                    "cost_usd": cost,
+                    "cost_usd": cost, **reasoning_fields(thinking, prefix="judge_"),
                     "package_version": __version__, "created_at": now_iso(),
                 })
 
@@ -187,13 +210,15 @@ async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]
         for writer in writers.values():
             writer.close()
     summary.wall_s = time.monotonic() - started
+    raise_if_nothing_succeeded(summary, endpoint, statuses=("ok", "parse_failed"))
     return summary
 
 
 def run_judging(answers: str | os.PathLike | Iterable[dict[str, Any]], endpoint: EndpointConfig,
                 out_path: str | os.PathLike, *, max_reasks: int = 2, structured: str = "none",
                 template: str | os.PathLike | None = None, max_tokens: int = 2048,
-                seed: int | None = None, progress: bool = True) -> RunSummary:
+                seed: int | None = None, questions: str | None = "v1.1",
+                progress: bool = True) -> RunSummary:
     """Judge answer records (a list, a store file or a folder of them) with ``endpoint``.
 
     ``out_path`` ending in ``.jsonl`` gets every judgment; otherwise it is a folder holding
@@ -201,8 +226,10 @@ def run_judging(answers: str | os.PathLike | Iterable[dict[str, Any]], endpoint:
     not ``ok`` are not judged and are counted in ``not_answered``. ``structured`` is
     ``"none"`` (official free text), ``"json_schema"`` or ``"grammar"`` (see
     :mod:`alignbench_utils.structured`). ``seed`` is sent with every request when given (it
-    matters for re-asks, which sample). Works in scripts and inside Jupyter.
+    matters for re-asks, which sample). Official answer files are accepted; ``questions``
+    (e.g. ``"v1.1"``) supplies the fields they lack. Works in scripts and inside Jupyter.
     """
     return run_sync(run_judging_async(answers, endpoint, out_path, max_reasks=max_reasks,
                                       structured=structured, template=template,
-                                      max_tokens=max_tokens, seed=seed, progress=progress))
+                                      max_tokens=max_tokens, seed=seed, questions=questions,
+                                      progress=progress))

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from .config import LOCAL, REFERENCE, RunConfig, load_config
 from .errors import InputError, RunError
+from .keys import looks_like_key
 from .paths import REPO_ROOT
 from .report import KERNEL_NAME, execute_notebook, render_report
 
@@ -93,10 +94,12 @@ def notebook_parameters(config: RunConfig, local: Any | None = None) -> dict[str
 
 
 def find_secret_leaks(config: RunConfig, roots: Sequence[Path]) -> list[Path]:
-    """Files under ``roots`` that contain the value of any ``api_key_env`` variable."""
+    """Files under ``roots`` that contain the value of any ``api_key_env`` variable, or an
+    ``api_key_env`` string that is itself a key (pasted where the variable's name belongs)."""
     names = {s.api_key_env for s in [*config.models, *config.judges] if s.api_key_env}
     secrets = [os.environ[n].encode() for n in sorted(names)
                if len(os.environ.get(n, "")) >= _MIN_SECRET_LEN]
+    secrets += [n.encode() for n in sorted(names) if looks_like_key(n)]
     if not secrets:
         return []
     return [path for root in roots if root.exists() for path in sorted(root.rglob("*"))
@@ -129,7 +132,7 @@ def run_pipeline(config: RunConfig | str | os.PathLike, *,
     """
     import papermill
 
-    config = config if isinstance(config, RunConfig) else load_config(config)
+    config = config if isinstance(config, RunConfig) else load_config(config, check_env=True)
     unknown = [n for n in notebooks if n not in NOTEBOOKS]
     if unknown:
         raise ValueError(f"unknown notebooks {unknown}; allowed: {', '.join(NOTEBOOKS)}")

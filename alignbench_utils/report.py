@@ -19,6 +19,7 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ._version import __version__
+from .aggregate import failures_by_model
 from .config import LOCAL, REFERENCE, RunConfig
 from .prompts import template_sha256
 from .provenance import summarize_records
@@ -165,12 +166,18 @@ def render_index(config: RunConfig, pages: list[Path], info: Mapping[str, Any]) 
         table = pd.read_csv(results).to_html(index=False, classes="leaderboard",
                                              float_format=lambda v: f"{v:.2f}", border=0,
                                              na_rep="–")
+    failures_csv = config.run_dir / "results" / "failures.csv"
+    failures = None
+    if failures_csv.is_file():
+        failures = failures_by_model(pd.read_csv(failures_csv).fillna({"judge": ""})).to_html(
+            index=False, classes="leaderboard", border=0)
     figures_dir = config.run_dir / "figures"
     figures = [{"name": name, "title": title, "data_uri": _data_uri(figures_dir / f"{name}.png")}
                for name, title in MAIN_FIGURES.items() if (figures_dir / f"{name}.png").is_file()]
     links = [{"href": p.name, "title": p.stem.replace("_", " ", 1)} for p in pages]
     body = _env().get_template("index.html.j2").render(
-        info=info, leaderboard_html=table, figures=figures, pages=links, link_index=False)
+        info=info, leaderboard_html=table, failures_html=failures, figures=figures, pages=links,
+        link_index=False)
     out = config.report_dir / "index.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(body, encoding="utf-8")

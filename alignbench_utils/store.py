@@ -31,6 +31,7 @@ __all__ = [
     "canonical_json",
     "done_hashes",
     "now_iso",
+    "read_numbered_records",
     "read_records",
     "read_records_under",
     "request_hash",
@@ -98,11 +99,17 @@ def read_records(path: str | os.PathLike) -> list[dict[str, Any]]:
     >>> [r["status"] for r in read_records(p)]
     ['ok']
     """
+    return [record for _, record in read_numbered_records(path)]
+
+
+def read_numbered_records(path: str | os.PathLike) -> list[tuple[int, dict[str, Any]]]:
+    """``(line number, record)`` pairs as :func:`read_records` keeps them, so a later check
+    can name the line a record came from."""
     path = Path(path)
     if not path.is_file():
         raise InputError("no such file", path=path)
-    lines, _ = _split(path.read_bytes(), path)
-    by_key: dict[str, dict[str, Any]] = {}
+    lines, _ = _split(path.read_bytes().removeprefix(b"\xef\xbb\xbf"), path)
+    by_key: dict[str, tuple[int, dict[str, Any]]] = {}
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
@@ -114,7 +121,7 @@ def read_records(path: str | os.PathLike) -> list[dict[str, Any]]:
             raise InputError("expected a JSON object", path=path, line=number)
         key = record.get("request_hash") or f"line:{number}"
         by_key.pop(key, None)  # the last one wins, in the position it was written
-        by_key[key] = record
+        by_key[key] = (number, record)
     return list(by_key.values())
 
 

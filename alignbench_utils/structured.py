@@ -1,15 +1,22 @@
 """Structured judge output for small local judges: a JSON schema or a GBNF grammar.
 
-Small models often forget the official score dict at the end; constraining the output to a
-JSON object with the question's dimensions (integers 1-10) and 综合得分, preceded by a short
-评价 so the model still explains before it scores, makes every judgment parseable.
-``parse_judgment`` reads that object. The schema goes to ``response_format`` (OpenAI, vLLM,
-llama.cpp server); the grammar to ``extra_body={"grammar": ...}`` (llama.cpp).
+Small models often forget the official score dict at the end. Constraining the output makes
+every judgment parseable, but it must keep the protocol's chain of thought: the official
+judge writes a per-dimension critique first and the score dict last.
+
+- ``grammar`` (llama.cpp): free critique text (no braces, ``CRITIQUE_CHARS`` long), a
+  newline, then the score dict in the official form ``{'维度': 7, ..., '综合得分': 7}``, so
+  the output reads like an official judgment and even the official parser reads it.
+- ``json_schema`` (OpenAI, vLLM, llama.cpp): an object whose first field 评价 holds the
+  critique (up to ``CRITIQUE_CHARS[1]`` characters, room for the per-dimension critique), then
+  the dimensions and 综合得分 as integers 1-10.
+
+``parse_judgment`` reads both. The schema goes to ``response_format``; the grammar to
+``extra_body={"grammar": ...}``.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .parsing import COMMENT_KEYS, OVERALL_KEYS
@@ -17,6 +24,7 @@ from .taxonomy import dimensions_for
 
 __all__ = [
     "COMMENT_KEY",
+    "CRITIQUE_CHARS",
     "MODES",
     "OVERALL_KEY",
     "judge_grammar",
@@ -26,6 +34,7 @@ __all__ = [
 ]
 
 MODES = ("none", "json_schema", "grammar")
+CRITIQUE_CHARS = (20, 3000)  # bounds of the critique written before the scores
 OVERALL_KEY = OVERALL_KEYS[0]
 COMMENT_KEY = COMMENT_KEYS[0]
 
@@ -45,8 +54,9 @@ def judge_json_schema(subcategory: str, *, comment: bool = True) -> dict[str, An
     {'type': 'integer', 'minimum': 1, 'maximum': 10}
     """
     score = {"type": "integer", "minimum": 1, "maximum": 10}
-    properties: dict[str, Any] = {COMMENT_KEY: {"type": "string", "maxLength": 400}} \
-        if comment else {}
+    critique = {"type": "string", "minLength": CRITIQUE_CHARS[0],
+                "maxLength": CRITIQUE_CHARS[1]}
+    properties: dict[str, Any] = {COMMENT_KEY: critique} if comment else {}
     properties.update({key: dict(score) for key in score_keys(subcategory)})
     return {"type": "json_schema", "json_schema": {
         "name": "alignbench_judgment", "strict": True,
@@ -54,29 +64,24 @@ def judge_json_schema(subcategory: str, *, comment: bool = True) -> dict[str, An
                    "additionalProperties": False}}}
 
 
-# Shared GBNF rules: an integer score 1-10, a short comment string, a little whitespace.
-_GRAMMAR_RULES = (
-    'score ::= "10" | [1-9]',
-    'str ::= "\\"" [^"\\\\\\n]{0,400} "\\""',
-    "ws ::= [ \\t\\n]{0,2}",
-)
-
-
 def judge_grammar(subcategory: str, *, comment: bool = True) -> str:
-    r"""GBNF grammar for the same JSON object, keys in order, integer scores 1-10.
+    r"""GBNF grammar: a free critique, a newline, then the official score dict with this
+    question's dimensions in order and integer scores 1-10.
 
     >>> g = judge_grammar("翻译").splitlines()
-    >>> g[0].startswith('root ::= "{" ws "\\"评价\\"" ws ":" ws str'), g[1]
-    (True, 'score ::= "10" | [1-9]')
+    >>> g[0], g[1]
+    ('root ::= critique "\\n" scores', 'critique ::= [^{}]{20,3000}')
+    >>> g[2].startswith('scores ::= "{" "\'事实正确性\': " score ", " "\'满足用户需求\': "')
+    True
+    >>> g[2][-20:]
+    '"\'综合得分\': " score "}"'
     """
-    def member(key: str, value: str) -> str:
-        quoted = json.dumps(json.dumps(key, ensure_ascii=False), ensure_ascii=False)
-        return f'{quoted} ws ":" ws {value}'
-
-    members = ([member(COMMENT_KEY, "str")] if comment else []) + [
-        member(key, "score") for key in score_keys(subcategory)]
-    root = 'root ::= "{" ws ' + ' "," ws '.join(members) + ' ws "}"'
-    return "\n".join((root, *_GRAMMAR_RULES)) + "\n"
+    low, high = CRITIQUE_CHARS
+    items = [f'"\'{key}\': " score' for key in score_keys(subcategory)]
+    scores = 'scores ::= "{" ' + ' ", " '.join(items) + ' "}"'
+    rules = [f'critique ::= [^{{}}]{{{low},{high}}}' if comment else 'critique ::= ""', scores,
+             'score ::= "10" | [1-9]']
+    return "\n".join(('root ::= critique "\\n" scores', *rules)) + "\n"
 
 
 def request_params(mode: str, subcategory: str) -> dict[str, Any]:

@@ -7,9 +7,11 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from alignbench_utils.client import EndpointConfig
 from alignbench_utils.fault_server import FaultServer, fake_score
-from alignbench_utils.generate import run_generation
+from alignbench_utils.generate import StageFailedError, run_generation
 from alignbench_utils.judge import REASK_STRATEGY, run_judging
 from alignbench_utils.store import read_records
 from alignbench_utils.taxonomy import temperature_for
@@ -48,9 +50,10 @@ def test_empty_answers_reasked_then_error_then_retried_on_rerun(fault_server, qu
                                                                  tmp_path):
     out = tmp_path / "m.jsonl"
     fault_server.configure(empty_rate=1.0)
-    summary = run_generation(questions16[:4], _endpoint(fault_server), out, progress=False,
-                             max_empty_retries=3)
-    assert summary.failed == 4 and fault_server.stats["total"] == 16
+    with pytest.raises(StageFailedError, match=r"all 4 requests failed.*empty answer \(4×\)"):
+        run_generation(questions16[:4], _endpoint(fault_server), out, progress=False,
+                       max_empty_retries=3)
+    assert fault_server.stats["total"] == 16
     assert {r["error"] for r in read_records(out)} == {"empty answer"}
     fault_server.configure(empty_rate=0.0)
     fault_server.reset()

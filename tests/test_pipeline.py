@@ -84,6 +84,7 @@ def test_run_end_to_end_resumes_and_leaks_no_key(tmp_path, fault_server, monkeyp
     index = (report_dir / "index.html").read_text(encoding="utf-8")
     assert index.count('src="data:image/png;base64,') >= 5
     assert all(f'href="{n}.html"' in index for n in NOTEBOOKS)
+    assert "Failures per model" in index and "<td>m1</td>" in index
 
     # no key anywhere: records, executed notebooks (parameters included), results, report
     written = [p for root in (run_dir, report_dir) for p in root.rglob("*") if p.is_file()]
@@ -120,7 +121,8 @@ def test_leak_check_finds_a_planted_key(tmp_path, monkeypatch):
     assert KEY not in str(info.value) and "server.log" in str(info.value)
 
 
-def test_failing_notebook_exits_1_and_still_renders_what_ran(tmp_path, capsys):
+def test_failing_notebook_exits_1_and_still_renders_what_ran(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
     path = write_config(tmp_path, "http://127.0.0.1:9/v1")
     path.write_text(path.read_text(encoding="utf-8").replace(
         "source: v1.1", f"source: {tmp_path / 'missing.jsonl'}"), encoding="utf-8")

@@ -1,0 +1,55 @@
+"""Parse rate and output length of the embedded 0.5B judge per structured-output mode.
+
+Judges the 16 demo questions' reference answers (2 per category, seed 0) with the local
+model, with no re-ask, once per mode, and prints for each mode: judgments parsed on the
+first try, the median length of the judge's output in characters, and how many outputs
+carry a critique before the scores. Needs `alignbench setup-local` (cached).
+
+    .venv/bin/python benchmarks/structured_judge.py [--modes none json_schema grammar]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from alignbench_utils import load_questions
+from alignbench_utils.client import EndpointConfig
+from alignbench_utils.judge import run_judging
+from alignbench_utils.local_server import serve_local
+from alignbench_utils.store import read_records
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--modes", nargs="+", default=["json_schema", "grammar"])
+    parser.add_argument("--max-tokens", type=int, default=1024)
+    args = parser.parse_args()
+    questions = load_questions("v1.1", per_category=2, seed=0).to_list()
+    answers = [{**q, "model": "reference", "answer": q["reference"], "status": "ok",
+                "request_hash": f"ref-{q['question_id']}"} for q in questions]
+    with tempfile.TemporaryDirectory() as tmp, serve_local("0.5b", parallel=4,
+                                                           log_dir=Path(tmp) / "logs") as server:
+        for mode in args.modes:
+            judge = EndpointConfig(name=f"judge-{mode}", base_urls=[server.base_url],
+                                   model_id=server.model_id, concurrency=4, timeout_s=900)
+            out = Path(tmp) / mode
+            started = time.monotonic()
+            run_judging(answers, judge, out, structured=mode, max_reasks=0,
+                        max_tokens=args.max_tokens, seed=0, progress=False)
+            wall = time.monotonic() - started
+            records = read_records(out / "reference.jsonl")
+            ok = sum(r["status"] == "ok" for r in records)
+            lengths = [len(r["judgment"] or "") for r in records]
+            critiques = sum(len((r["judgment"] or "").split("{")[0].strip()) >= 40
+                            or len(str(r.get("critique") or "")) >= 40 for r in records)
+            print(f"{mode:12s} parsed {ok}/{len(records)} on the first try, median output "
+                  f"{statistics.median(lengths):.0f} chars, critique before the scores in "
+                  f"{critiques}/{len(records)}, wall {wall:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
