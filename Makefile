@@ -1,5 +1,6 @@
-# alignbench: `make demo` runs the whole pipeline offline; `make test` runs the tests.
-# Both set up everything they need on a fresh machine (a .venv is created on first use).
+# alignbench: `make demo` runs the whole pipeline offline; `make test` runs the tests;
+# `make lab` opens the notebooks in JupyterLab (`alignbench notebook` prepares a run's copies).
+# Each sets up everything it needs on a fresh machine (a .venv is created on first use).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -8,7 +9,7 @@ STAMP  := $(VENV)/.installed
 MODEL  ?= 0.5b
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system-deps local-model test test-fast demo bench lint env-sync clean
+.PHONY: help venv system-deps local-model test test-fast demo lab bench lint env-sync clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,6 +36,10 @@ test-fast: venv ## tests without the real local model
 
 demo: venv system-deps local-model ## run the whole pipeline offline on 16 questions -> reports/demo/index.html
 	$(BIN)/alignbench run runs/demo.yaml
+
+lab: venv ## JupyterLab on 127.0.0.1 with this venv's kernel; OPEN=path opens a notebook/folder
+	$(BIN)/python -m alignbench_utils.prepare
+	$(BIN)/jupyter lab --ip=127.0.0.1 $(OPEN)
 
 bench: venv ## print the throughput and statistics benchmark figures
 	$(BIN)/python benchmarks/throughput.py

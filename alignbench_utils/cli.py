@@ -26,6 +26,7 @@ __all__ = [
     "cmd_generate",
     "cmd_import",
     "cmd_judge",
+    "cmd_notebook",
     "cmd_report",
     "cmd_run",
     "cmd_serve_local",
@@ -218,6 +219,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_notebook(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("notebook", help="copies of a run's notebooks with its parameters, to "
+                                        "open in JupyterLab (nothing executed)")
+    p.add_argument("config", help="run YAML, e.g. runs/demo.yaml")
+    p.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
+                   help="e.g. 06_error_analysis; default: all")
+    p.add_argument("--force", action="store_true",
+                   help="replace prepared copies that were changed since they were prepared")
+    p.set_defaults(func=cmd_notebook)
+
+
+def cmd_notebook(args: argparse.Namespace) -> int:
+    from .prepare import open_command, prepare_notebooks
+
+    paths = prepare_notebooks(args.config, args.notebooks, overwrite=args.force)
+    print("\n".join(f"prepared: {path}" for path in paths))
+    print(f"open with: {open_command(paths[0] if len(paths) == 1 else paths[0].parent)}",
+          flush=True)
+    return 0
+
+
 def _add_local_model_arg(p: argparse.ArgumentParser) -> None:
     from .local_models import load_registry
 
@@ -275,6 +297,7 @@ def cmd_serve_local(args: argparse.Namespace) -> int:
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_generate, add_judge, add_import, add_run, add_report,
     add_setup_local, add_serve_local,
+    add_notebook,
 ]
 
 

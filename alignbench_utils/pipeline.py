@@ -44,11 +44,12 @@ class SecretLeakError(RunError):
 
 
 def _resolve(specs: Iterable[dict[str, Any]], local: Any | None) -> list[dict[str, Any]]:
-    """Endpoint dicts with ``base_url: local`` replaced by the running local server."""
+    """Endpoint dicts with ``base_url: local`` replaced by the running local server (kept
+    as ``local`` without one)."""
     out = []
     for spec in specs:
         spec = dict(spec)
-        if spec["base_url"] == LOCAL:
+        if spec["base_url"] == LOCAL and local is not None:
             spec["base_url"] = local.base_url
             spec["model_id"] = spec.get("model_id") or local.model_id
         out.append(spec)
@@ -59,7 +60,8 @@ def notebook_parameters(config: RunConfig, local: Any | None = None) -> dict[str
     """Parameters of every notebook (name → dict) for ``config``.
 
     ``local`` is the running local server (with ``.base_url`` and ``.model_id``) when the
-    config uses ``base_url: local``. Only environment variable *names* are passed, never keys.
+    config uses ``base_url: local`` (without it, ``local`` is kept, as in prepared notebooks).
+    Only environment variable *names* are passed, never keys.
 
     >>> from alignbench_utils.config import parse_config
     >>> cfg = parse_config({"name": "t", "models": [{"name": "r", "base_url": "reference"}],
