@@ -37,9 +37,9 @@ test-fast: venv ## tests without the real local model
 demo: venv system-deps local-model ## run the whole pipeline offline on 16 questions -> reports/demo/index.html
 	$(BIN)/alignbench run runs/demo.yaml
 
-lab: venv ## JupyterLab on 127.0.0.1 with this venv's kernel; OPEN=path opens a notebook/folder
+lab: venv ## JupyterLab on 127.0.0.1 with the venv kernel; OPEN=path to open, LAB_ARGS=--allow-root as root
 	$(BIN)/python -m alignbench_utils.prepare
-	$(BIN)/jupyter lab --ip=127.0.0.1 $(OPEN)
+	$(BIN)/jupyter lab --ip=127.0.0.1 $(LAB_ARGS) $(OPEN)
 
 bench: venv ## print the throughput and statistics benchmark figures
 	$(BIN)/python benchmarks/throughput.py
