@@ -2,8 +2,8 @@
 
 Judges the 16 demo questions' reference answers (2 per category, seed 0) with the local
 model, with no re-ask, once per mode, and prints for each mode: judgments parsed on the
-first try, the median length of the judge's output in characters, and how many outputs
-carry a critique before the scores. Needs `alignbench setup-local` (cached).
+first try, the median length of the judge's output and of its critique (written before the
+scores), in characters. Needs `alignbench setup-local` (cached).
 
     .venv/bin/python benchmarks/structured_judge.py [--modes none json_schema grammar]
 """
@@ -11,6 +11,7 @@ carry a critique before the scores. Needs `alignbench setup-local` (cached).
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -21,6 +22,15 @@ from alignbench_utils.client import EndpointConfig
 from alignbench_utils.judge import run_judging
 from alignbench_utils.local_server import serve_local
 from alignbench_utils.store import read_records
+
+
+def critique_chars(judgment: str) -> int:
+    """Characters of critique: the 评价 field of a JSON judgment, else the text before the
+    last score dict."""
+    try:
+        return len(str(json.loads(judgment).get("评价", "")))
+    except (ValueError, AttributeError):
+        return len(judgment.rpartition("{")[0].strip())
 
 
 def main() -> None:
@@ -44,11 +54,10 @@ def main() -> None:
             records = read_records(out / "reference.jsonl")
             ok = sum(r["status"] == "ok" for r in records)
             lengths = [len(r["judgment"] or "") for r in records]
-            critiques = sum(len((r["judgment"] or "").split("{")[0].strip()) >= 40
-                            or len(str(r.get("critique") or "")) >= 40 for r in records)
+            critiques = [critique_chars(r["judgment"] or "") for r in records]
             print(f"{mode:12s} parsed {ok}/{len(records)} on the first try, median output "
-                  f"{statistics.median(lengths):.0f} chars, critique before the scores in "
-                  f"{critiques}/{len(records)}, wall {wall:.0f} s", flush=True)
+                  f"{statistics.median(lengths):.0f} chars, median critique "
+                  f"{statistics.median(critiques):.0f} chars, wall {wall:.0f} s", flush=True)
 
 
 if __name__ == "__main__":
