@@ -9,17 +9,18 @@ environment variable named by ``--api-key-env`` and never printed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import InputError, RunError
-from .store import RecordWriter, done_hashes, request_hash
+from .store import RecordWriter, request_hash
 
 if TYPE_CHECKING:  # the heavy modules load only when a subcommand runs
     from .client import EndpointConfig
-    from .generate import RunSummary
+    from .engine import RunSummary
 
 __all__ = [
     "build_parser",
@@ -36,29 +37,43 @@ __all__ = [
 
 
 def _add_endpoint_args(p: argparse.ArgumentParser, *, required: bool) -> None:
+    """Endpoint flags: where, which model, and every :class:`EndpointSettings` field (their
+    defaults live there, shared with the run YAML)."""
+    from .config import DEFAULT_CONCURRENCY, EndpointSettings, Sampling
+
     p.add_argument("--base-url", action="append", default=[], dest="base_urls",
                    help="OpenAI-compatible base URL; repeat for a pool of replicas")
     p.add_argument("--model-id", required=required, default="",
                    help="model id sent to the endpoint")
     p.add_argument("--api-key-env", default=None,
                    help="name of the environment variable holding the API key")
-    p.add_argument("--concurrency", type=int, default=8)
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
-    p.add_argument("--max-retries", type=int, default=6)
-    p.add_argument("--max-tokens", type=int, default=2048)
-    p.add_argument("--sampling-seed", type=int, default=0,
+    p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
+    for f in dataclasses.fields(EndpointSettings):
+        if f.name == "price":
+            continue
+        flag = "--timeout" if f.name == "timeout_s" else "--" + f.name.replace("_", "-")
+        p.add_argument(flag, dest=f.name, type=type(f.default), default=f.default,
+                       help=f"default {f.default}")
+    p.add_argument("--price", nargs=2, type=float, default=None,
+                   metavar=("PROMPT", "COMPLETION"), help="US$ per million tokens, for costs")
+    p.add_argument("--max-tokens", type=int, default=Sampling.max_tokens)
+    p.add_argument("--sampling-seed", type=int, default=Sampling.seed,
                    help="seed sent with every request for reproducible sampling; -1: send none")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _endpoint(args: argparse.Namespace, name: str) -> EndpointConfig:
     from .client import EndpointConfig
+    from .config import EndpointSettings, Price
 
     if not args.base_urls:
         raise InputError("--base-url is required", field="base_url")
+    settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(EndpointSettings)
+                if f.name != "price"}
+    price = Price(*args.price) if args.price else None
     return EndpointConfig(name=name, base_urls=args.base_urls, model_id=args.model_id,
                           api_key_env=args.api_key_env, concurrency=args.concurrency,
-                          timeout_s=args.timeout, max_retries=args.max_retries)
+                          price=price, **settings)
 
 
 def _sampling_seed(args: argparse.Namespace) -> int | None:
@@ -94,8 +109,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     endpoint = (EndpointConfig.reference(args.model) if args.model == REFERENCE
                 else _endpoint(args, args.model))
-    if not endpoint.is_reference and not args.model_id:
-        raise InputError("--model-id is required", field="model_id")
     questions = load_questions(args.questions, per_category=args.per_category, seed=args.seed)
     summary = run_generation(questions, endpoint, Path(args.out) / f"{args.model}.jsonl",
                              max_tokens=args.max_tokens, temperature=args.temperature,
@@ -105,6 +118,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def add_judge(sub: argparse._SubParsersAction) -> None:
+    from .config import JudgeSpec
+
     p = sub.add_parser("judge", help="judge answers (writes OUT/<JUDGE>/<model>.jsonl)")
     p.add_argument("--answers", required=True,
                    help="answer JSONL file or folder of them (this package's or official files)")
@@ -113,7 +128,9 @@ def add_judge(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--judge", required=True, help="the judge's name in this run")
     p.add_argument("--out", required=True, help="judgments folder")
     p.add_argument("--structured", choices=("none", "json_schema", "grammar"), default="none")
-    p.add_argument("--max-reasks", type=int, default=2)
+    p.add_argument("--max-reasks", type=int, default=JudgeSpec.max_reasks)
+    p.add_argument("--protocol", default="pointwise_alignbench",
+                   help="judging protocol (registered name)")
     p.add_argument("--template", default=None, help="judge prompt template file")
     _add_endpoint_args(p, required=True)
     p.set_defaults(func=cmd_judge)
@@ -126,7 +143,8 @@ def cmd_judge(args: argparse.Namespace) -> int:
                           Path(args.out) / args.judge, max_reasks=args.max_reasks,
                           structured=args.structured, template=args.template,
                           max_tokens=args.max_tokens, seed=_sampling_seed(args),
-                          questions=args.questions, progress=not args.no_progress)
+                          questions=args.questions, protocol=args.protocol,
+                          progress=not args.no_progress)
     return _finish(summary)
 
 
@@ -146,6 +164,8 @@ def add_import(sub: argparse._SubParsersAction) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from .data import load_questions
+    from .engine import RunSummary, Task, plan
+    from .layout import RunLayout
     from .official import fill_question_fields, read_official_answers, read_official_judgments
 
     by_id = {q["question_id"]: q for q in load_questions(args.questions)}
@@ -158,23 +178,18 @@ def cmd_import(args: argparse.Namespace) -> int:
             rec["request_hash"] = request_hash({"stage": "import", **{
                 k: rec.get(k) for k in ("model", "judge", "question_id", "answer", "judgment")}})
             records.append(rec)
-    out = Path(args.out)
-    by_target: dict[Path, list[dict[str, Any]]] = {}
-    for rec in records:
-        target = (out / "answers" / f"{rec['model']}.jsonl" if args.answers
-                  else out / "judgments" / rec["judge"] / f"{rec['model']}.jsonl")
-        by_target.setdefault(target, []).append(rec)
-    written = skipped = 0
-    for target, rows in by_target.items():
-        done = done_hashes(target)
-        with RecordWriter(target) as writer:
-            for rec in rows:
-                if rec["request_hash"] in done:
-                    skipped += 1
-                else:
-                    writer.append(rec)
-                    done.add(rec["request_hash"])
-                    written += 1
+    layout = RunLayout(args.out)
+    tasks = [Task(key=rec["request_hash"], item=rec,
+                  target=layout.answers_file(rec["model"]) if args.answers
+                  else layout.judgments_file(rec["judge"], rec["model"])) for rec in records]
+    summary = RunSummary("import", "files")
+    todo = plan(tasks, summary)
+    writers = {Path(path): RecordWriter(path) for path in summary.out_paths}
+    for task in todo:
+        writers[task.target].append(task.item)
+    for writer in writers.values():
+        writer.close()
+    written, skipped, out = len(todo), summary.skipped, args.out
     print(f"import: {written} records written, {skipped} already there, into {out}", flush=True)
     return 0
 

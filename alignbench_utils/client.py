@@ -24,7 +24,7 @@ from typing import Any, Self, TypeVar
 
 import openai
 
-from .config import REFERENCE
+from .config import DEFAULT_CONCURRENCY, LOCAL, REFERENCE, EndpointSettings, Price
 from .errors import InputError, RunError
 from .keys import key_env_problem
 
@@ -36,6 +36,7 @@ __all__ = [
     "EndpointClient",
     "EndpointConfig",
     "EndpointDownError",
+    "endpoint_from_spec",
     "parse_retry_after",
     "run_sync",
     "split_thinking",
@@ -47,13 +48,15 @@ T = TypeVar("T")
 
 
 @dataclass
-class EndpointConfig:
-    """One model endpoint: where, which model, how hard to push it, what it costs.
+class EndpointConfig(EndpointSettings):
+    """One model endpoint: where, which model, which backend, how hard to push it, what it
+    costs (the retry/timeout/price settings and their defaults are :class:`EndpointSettings`).
 
     Several ``base_urls`` serve one model (a pool of vLLM replicas); calls go to the least
-    busy one (round-robin among ties). ``concurrency`` bounds the whole pool. ``price`` is
-    ``{"prompt": $/1M tokens, "completion": $/1M tokens}``. The API key is read from the
-    environment variable named ``api_key_env`` at call time and never stored here.
+    busy one (round-robin among ties). ``concurrency`` bounds the whole pool. ``backend``
+    names how requests reach the model (see :mod:`alignbench_utils.backends`). The API key
+    is read from the environment variable named ``api_key_env`` at call time and never
+    stored here.
 
     >>> EndpointConfig.from_dict({"name": "m", "base_url": "http://h/v1", "model_id": "x"}).base_urls
     ['http://h/v1']
@@ -63,24 +66,22 @@ class EndpointConfig:
     base_urls: list[str]
     model_id: str = ""
     api_key_env: str | None = None
-    concurrency: int = 8
-    timeout_s: float = 120.0
-    max_retries: int = 6
-    max_retry_time_s: float = 600.0
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 30.0
-    price: dict[str, float] | None = None
-    max_failures_without_success: int = 10  # stop early: the endpoint is unreachable or wrong
+    concurrency: int = DEFAULT_CONCURRENCY
+    backend: str = "http"
 
     def __post_init__(self) -> None:
         if isinstance(self.base_urls, str):
             self.base_urls = [self.base_urls]
+        if isinstance(self.price, dict):
+            self.price = Price(**self.price)
+        if self.base_urls == [REFERENCE_URL]:
+            self.backend = REFERENCE
         if not self.name:
             raise InputError("endpoint needs a name", field="name")
         if not self.base_urls:
             raise InputError(f"endpoint {self.name!r} needs at least one base URL",
                              field="base_urls")
-        if not self.is_reference and not self.model_id:
+        if self.backend != REFERENCE and not self.model_id:
             raise InputError(f"endpoint {self.name!r} needs a model_id", field="model_id")
         if self.concurrency < 1:
             raise InputError(f"concurrency must be >= 1, got {self.concurrency}",
@@ -106,11 +107,12 @@ class EndpointConfig:
     @classmethod
     def reference(cls, name: str = REFERENCE) -> EndpointConfig:
         """The calibration control: answers with the question's reference answer, no HTTP."""
-        return cls(name=name, base_urls=[REFERENCE_URL], model_id=REFERENCE_URL)
+        return cls(name=name, base_urls=[REFERENCE_URL], model_id=REFERENCE_URL,
+                   backend=REFERENCE)
 
     @property
     def is_reference(self) -> bool:
-        return self.base_urls == [REFERENCE_URL]
+        return self.backend == REFERENCE
 
     def api_key(self) -> str:
         """The key from the environment; a dummy for keyless local endpoints."""
@@ -131,8 +133,33 @@ class EndpointConfig:
         """
         if not self.price:
             return None
-        return (prompt_tokens * self.price.get("prompt", 0.0)
-                + completion_tokens * self.price.get("completion", 0.0)) / 1e6
+        return (prompt_tokens * self.price.prompt + completion_tokens * self.price.completion) / 1e6
+
+
+# What a models/judges entry carries besides endpoint settings: left to the stages.
+_STAGE_KEYS = frozenset({"sampling", "structured", "max_reasks", "template", "protocol"})
+
+
+def endpoint_from_spec(spec: dict[str, Any], concurrency: int = DEFAULT_CONCURRENCY
+                       ) -> EndpointConfig:
+    """An :class:`EndpointConfig` from one ``models``/``judges`` entry of a run YAML (as a
+    dict, e.g. a notebook parameter); sampling and judge settings are left to the stage.
+
+    >>> endpoint_from_spec({"name": "reference", "base_url": "reference"}).is_reference
+    True
+    >>> e = endpoint_from_spec({"name": "m", "base_url": "http://h/v1", "model_id": "x",
+    ...                         "timeout_s": 600.0, "max_retries": 1,
+    ...                         "price": {"prompt": 2.5, "completion": 10.0},
+    ...                         "sampling": {"max_tokens": 8}})
+    >>> e.timeout_s, e.max_retries, e.cost(1_000_000, 0)
+    (600.0, 1, 2.5)
+    """
+    if spec.get("base_url") == LOCAL:
+        raise InputError("base_url 'local' is resolved by `alignbench run`; when running a "
+                         "notebook alone, start `alignbench serve-local` and pass its URL",
+                         field=f"{spec.get('name')}.base_url")
+    settings = {k: v for k, v in spec.items() if k not in _STAGE_KEYS and v is not None}
+    return EndpointConfig.from_dict({"concurrency": concurrency} | settings)
 
 
 @dataclass
@@ -244,8 +271,6 @@ class EndpointClient:
     """
 
     def __init__(self, config: EndpointConfig, *, seed: int | None = None) -> None:
-        if config.is_reference:
-            raise ValueError("the reference pseudo-model makes no HTTP calls")
         self.config = config
         self._key = config.api_key()
         self._clients = [openai.AsyncOpenAI(base_url=url, api_key=self._key, max_retries=0,

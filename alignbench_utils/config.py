@@ -25,25 +25,28 @@ from .keys import key_env_problem
 from .taxonomy import CATEGORIES
 
 __all__ = [
+    "DEFAULT_CONCURRENCY",
     "LOCAL",
     "REFERENCE",
     "AgreementSpec",
     "ConfigError",
     "DatasetSpec",
+    "EndpointSettings",
     "JudgeSpec",
     "LocalSpec",
     "ModelSpec",
     "OutputSpec",
+    "Price",
     "RunConfig",
     "Sampling",
     "StatisticsSpec",
-    "endpoint_from_spec",
     "load_config",
     "parse_config",
 ]
 
 LOCAL = "local"  # base_url: start the embedded local model server for this endpoint
 REFERENCE = "reference"  # base_url: the reference control (the questions' reference answers)
+DEFAULT_CONCURRENCY = 8  # requests in flight per endpoint
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -62,7 +65,29 @@ class Sampling:
 
 
 @dataclass
-class ModelSpec:
+class Price:
+    """US dollars per million tokens, for cost estimates."""
+
+    prompt: float = 0.0
+    completion: float = 0.0
+
+
+@dataclass(kw_only=True)
+class EndpointSettings:
+    """How hard to push an endpoint and when to give up: the one home of these defaults,
+    shared by the run YAML (models/judges entries), the CLI flags and ``EndpointConfig``."""
+
+    timeout_s: float = 120.0  # per request; raise it for slow local CPUs or long answers
+    max_retries: int = 6  # retries of a failed request (429, 5xx, timeouts, connection errors)
+    max_retry_time_s: float = 600.0  # total time one request may spend retrying
+    backoff_base_s: float = 0.5  # first backoff; doubles per retry, with jitter
+    backoff_max_s: float = 30.0
+    max_failures_without_success: int = 10  # stop the stage: the endpoint is down or wrong
+    price: Price | None = None
+
+
+@dataclass(kw_only=True)
+class ModelSpec(EndpointSettings):
     """An answering model: an OpenAI-compatible endpoint, ``local`` or ``reference``."""
 
     name: str
@@ -70,15 +95,14 @@ class ModelSpec:
     model_id: str | None = None
     api_key_env: str | None = None
     sampling: Sampling = field(default_factory=Sampling)
-    timeout_s: float = 120.0  # per request; raise it for slow local CPUs or long answers
 
 
-@dataclass
+@dataclass(kw_only=True)
 class JudgeSpec(ModelSpec):
     """A judge: an endpoint plus how its output is constrained and which prompt it gets."""
 
     structured: Literal["none", "json_schema", "grammar"] = "none"
-    max_reasks: int = 1
+    max_reasks: int = 1  # re-asks of an unparseable judgment (a follow-up format reminder)
     template: str | None = None  # path of a prompt template; None: the official one
 
 
@@ -135,7 +159,7 @@ class RunConfig:
     models: list[ModelSpec]
     judges: list[JudgeSpec]
     dataset: DatasetSpec = field(default_factory=DatasetSpec)
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CONCURRENCY
     statistics: StatisticsSpec = field(default_factory=StatisticsSpec)
     agreement: AgreementSpec = field(default_factory=AgreementSpec)
     local: LocalSpec = field(default_factory=LocalSpec)
@@ -314,8 +338,12 @@ def _check_endpoint(checker: _Checker, spec: ModelSpec, path: tuple, *, judge: b
         checker.fail((*path, "api_key_env"), problem)
     if urls[0] not in (LOCAL, REFERENCE) and not spec.model_id:
         checker.fail((*path, "model_id"), "required for a remote endpoint")
-    if spec.timeout_s <= 0:
-        checker.fail((*path, "timeout_s"), "must be > 0 seconds")
+    for name in ("timeout_s", "max_retry_time_s", "backoff_base_s", "backoff_max_s"):
+        if getattr(spec, name) <= 0:
+            checker.fail((*path, name), "must be > 0 seconds")
+    for name in ("max_retries", "max_failures_without_success"):
+        if getattr(spec, name) < 0:
+            checker.fail((*path, name), "must be >= 0")
     if spec.sampling.max_tokens < 1:
         checker.fail((*path, "sampling", "max_tokens"), "must be >= 1")
     if judge and isinstance(spec, JudgeSpec) and spec.max_reasks < 0:
@@ -400,22 +428,11 @@ def load_config(path: str | os.PathLike, *, check_env: bool = False) -> RunConfi
     return parse_config(data, file=str(path), lines=_line_map(node), check_env=check_env)
 
 
-def endpoint_from_spec(spec: dict[str, Any], concurrency: int = 8):
-    """A :class:`~alignbench_utils.client.EndpointConfig` from one ``models``/``judges`` entry
-    (as a dict, e.g. a notebook parameter); sampling and judge settings are left to the stage.
+def __getattr__(name: str) -> Any:
+    """``config.endpoint_from_spec`` lives on in :mod:`alignbench_utils.client` (the config
+    module holds no runtime objects); this alias keeps older notebooks working."""
+    if name == "endpoint_from_spec":
+        from .client import endpoint_from_spec
 
-    >>> endpoint_from_spec({"name": "reference", "base_url": "reference"}).is_reference
-    True
-    >>> endpoint_from_spec({"name": "m", "base_url": "http://h/v1", "model_id": "x",
-    ...                     "timeout_s": 600.0, "sampling": {"max_tokens": 8}}).timeout_s
-    600.0
-    """
-    from .client import EndpointConfig
-
-    if spec.get("base_url") == LOCAL:
-        raise ConfigError("base_url 'local' is resolved by `alignbench run`; when running a "
-                          "notebook alone, start `alignbench serve-local` and pass its URL",
-                          field=f"{spec.get('name')}.base_url")
-    keys = ("name", "base_url", "model_id", "api_key_env", "timeout_s")
-    return EndpointConfig.from_dict({k: spec[k] for k in keys if spec.get(k) is not None}
-                                    | {"concurrency": concurrency})
+        return endpoint_from_spec
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

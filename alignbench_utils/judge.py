@@ -1,63 +1,41 @@
-"""Stage 2: have a judge score every answer with the official prompt, resumable.
+"""Stage 2: have a judge judge every answer under a judging protocol, resumable.
 
 The official script silently stores -1 when it cannot parse a judgment. Here an unparseable
-output is re-asked (default twice) and, if it stays unparseable, recorded as ``parse_failed``
-with the raw text, never averaged in.
-
-Re-ask strategy (recorded as ``reask_strategy``): the judge runs at temperature 0, where the
-same prompt usually gives the same output again, so a re-ask appends the unparseable output
-as an assistant turn and a user turn reminding the exact score-dict format (built from the
-question's dimensions), sent at temperature 0.3.
+output is re-asked (as the protocol says; default once) and, if it stays unparseable,
+recorded as ``parse_failed`` with every raw text, never averaged in. The protocol (what is
+asked, how the reply is read, how to re-ask) is picked by name; the official pointwise one
+(:mod:`alignbench_utils.protocols.pointwise_alignbench`) is the default.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ._version import __version__
-from .client import CallError, EndpointClient, EndpointConfig, run_sync
+from .backends import Backend, open_backend
+from .client import CallError, EndpointConfig, run_sync
+from .config import JudgeSpec, Sampling
+from .engine import RunSummary, Task, run_tasks
 from .errors import InputError
-from .generate import (
-    QUESTION_KEYS,
-    RunSummary,
-    drive,
-    question_fields,
-    raise_if_nothing_succeeded,
-    reasoning_fields,
-)
 from .official import as_answer_record, fill_question_fields
-from .parsing import parse_judgment
-from .prompts import build_judge_prompt, sha256_text, template_sha256
-from .store import RecordWriter, done_hashes, now_iso, read_numbered_records, request_hash
-from .structured import MODES, request_params, score_keys
+from .protocols import JudgingProtocol, get_protocol
+from .protocols.pointwise_alignbench import REASK_STRATEGY, REASK_TEMPERATURE, format_reminder
+from .records import QUESTION_KEYS, ZERO_USAGE, judgment_record, question_fields
+from .store import read_numbered_records, request_hash
 
 __all__ = [
     "REASK_STRATEGY",
     "REASK_TEMPERATURE",
     "format_reminder",
+    "judging_tasks",
     "load_answers",
     "run_judging",
     "run_judging_async",
 ]
 
-REASK_TEMPERATURE = 0.3
-REASK_STRATEGY = f"followup_format_reminder@temperature={REASK_TEMPERATURE}"
-_REMINDER = ("你的回答末尾缺少可解析的打分结果。请不要重复评价，只按照以下字典格式（包括括号）返回所有"
-             "打分结果，并确保打分结果是1～10的整数：{example}")
-
-
-def format_reminder(subcategory: str) -> str:
-    """The follow-up turn of a re-ask, naming this question's dimensions.
-
-    >>> format_reminder("翻译").endswith("'丰富度': 打分, '综合得分': 打分}")
-    True
-    """
-    keys = score_keys(subcategory)
-    return _REMINDER.format(example="{" + ", ".join(f"'{k}': 打分" for k in keys) + "}")
+DEFAULT_PROTOCOL = "pointwise_alignbench"
 
 
 def load_answers(answers: str | os.PathLike | Iterable[dict[str, Any]], *,
@@ -100,136 +78,114 @@ def load_answers(answers: str | os.PathLike | Iterable[dict[str, Any]], *,
     return out
 
 
-def _out_file(out_path: Path, model: str) -> Path:
-    return out_path if out_path.suffix == ".jsonl" else out_path / f"{model}.jsonl"
+def judging_tasks(answers: Iterable[dict[str, Any]], protocol: JudgingProtocol,
+                  endpoint: EndpointConfig, out_dir: Path,
+                  summary: RunSummary) -> list[Task]:
+    """One task per ok answer, into ``out_dir/<model>.jsonl``; answers not ok are counted in
+    ``summary.not_answered``, never judged."""
+    tasks = []
+    for ans in answers:
+        if ans.get("status", "ok") != "ok":
+            summary.not_answered += 1
+            continue
+        req = protocol.request(ans)
+        key = request_hash({"stage": "judge", "model": ans["model"],
+                            "question_id": ans["question_id"], "judge_model": endpoint.model_id,
+                            "messages": req.messages, "params": req.params, **req.hash_fields})
+        tasks.append(Task(key=key, target=out_dir / f"{ans['model']}.jsonl", item=ans,
+                          request=req))
+    return tasks
+
+
+async def _judge(task: Task, backend: Backend, *, protocol: JudgingProtocol,
+                 max_reasks: int) -> dict[str, Any]:
+    """Judge one answer, re-asking while the reply cannot be read."""
+    ans, first = task.item, task.request
+    usage, attempts, reasks, history = dict(ZERO_USAGE), 0, 0, []
+    latency, reading, error, raw, thinking = None, None, None, "", None
+    request = first
+    for attempt in range(max_reasks + 1):
+        if attempt:
+            follow = protocol.reask(ans, first, raw)
+            if follow is None:
+                break
+            request, reasks = follow, reasks + 1
+            history.append(raw)
+        try:
+            result = await backend.complete(request.messages, request.params, item=ans)
+        except CallError as exc:
+            attempts += exc.attempts
+            error = str(exc)
+            break
+        attempts += result.attempts
+        usage = {k: usage[k] + result.usage[k] for k in usage}
+        latency, raw, thinking = result.latency_s, result.text, result.reasoning
+        reading = protocol.read(raw)
+        if reading.ok:
+            break
+    endpoint = backend.endpoint
+    outcome = ({"status": "error", "score": None, "dimensions": {}, "error": error,
+                "parse_method": None} if error is not None or reading is None
+               else {"status": reading.status, **reading.fields})
+    return judgment_record(
+        ans, judge=endpoint.name, judge_model_id=endpoint.model_id, protocol=protocol.name,
+        judgment=raw, **outcome, reasks=reasks, reask_strategy=protocol.reask_strategy,
+        judgment_history=history, **first.record_fields, request_hash=task.key, usage=usage,
+        latency_s=latency, attempts=attempts,
+        cost_usd=endpoint.cost(usage["prompt_tokens"], usage["completion_tokens"]),
+        judge_reasoning=thinking)
 
 
 async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]],
                             endpoint: EndpointConfig, out_path: str | os.PathLike, *,
-                            max_reasks: int = 2, structured: str = "none",
-                            template: str | os.PathLike | None = None, max_tokens: int = 2048,
-                            seed: int | None = None, questions: str | None = "v1.1",
+                            max_reasks: int = JudgeSpec.max_reasks, structured: str = "none",
+                            template: str | os.PathLike | None = None,
+                            max_tokens: int = Sampling.max_tokens, seed: int | None = None,
+                            questions: str | None = "v1.1",
+                            protocol: str = DEFAULT_PROTOCOL,
                             progress: bool = True) -> RunSummary:
     """Judge answers into ``out_path``; see :func:`run_judging`."""
-    started = time.monotonic()
-    if structured not in MODES:
-        raise InputError(f"unknown structured mode {structured!r}; allowed: {', '.join(MODES)}",
-                         field="structured")
-    if endpoint.is_reference:
-        raise InputError("the reference pseudo-model cannot judge", field="judge")
-    out_path = Path(out_path)
+    judging = get_protocol(protocol)(structured=structured, template=template,
+                                     max_tokens=max_tokens, seed=seed)
+    backend = open_backend(endpoint)
+    if not backend.can_judge:
+        raise InputError(f"the {endpoint.backend} backend cannot judge", field="judge")
     records = load_answers(answers, questions=questions)
     summary = RunSummary("judge", endpoint.name)
-    tsha = template_sha256(template)
-    done: dict[Path, set[str]] = {}
-    todo = []
-    for ans in records:
-        if ans.get("status", "ok") != "ok":
-            summary.not_answered += 1
-            continue
-        target = _out_file(out_path, ans["model"])
-        if target not in done:
-            done[target] = done_hashes(target)
-            summary.out_paths.append(str(target))
-        prompt = build_judge_prompt(ans, ans["answer"], template=template)
-        params = {"temperature": 0, "max_tokens": max_tokens,
-                  **({"seed": seed} if seed is not None else {}),
-                  **request_params(structured, ans["subcategory"])}
-        messages = [{"role": "user", "content": prompt}]
-        key = request_hash({"stage": "judge", "model": ans["model"],
-                            "question_id": ans["question_id"], "judge_model": endpoint.model_id,
-                            "messages": messages, "params": params, "template_sha256": tsha})
-        if key in done[target]:
-            summary.skipped += 1
-        else:
-            todo.append((ans, target, messages, params, key))
+    out_path = Path(out_path)
+    tasks = judging_tasks(records, judging, endpoint,
+                          out_path if out_path.suffix != ".jsonl" else out_path.parent, summary)
+    if out_path.suffix == ".jsonl":  # one file for every model's judgments
+        for task in tasks:
+            task.target = out_path
 
-    writers = {target: RecordWriter(target) for target in done}
-    try:
-        async with EndpointClient(endpoint) as client:
-            async def judge_one(item: tuple[Any, ...]) -> None:
-                ans, target, messages, params, key = item
-                usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-                attempts, reasks, history, latency = 0, 0, [], None
-                parsed, error, raw, thinking = None, None, "", None
-                turns = list(messages)
-                for reask in range(max_reasks + 1):
-                    call_params = dict(params)
-                    if reask:
-                        turns = [*messages, {"role": "assistant", "content": raw},
-                                 {"role": "user", "content": format_reminder(ans["subcategory"])}]
-                        call_params["temperature"] = REASK_TEMPERATURE
-                        reasks += 1
-                    try:
-                        result = await client.chat(turns, **call_params)
-                    except CallError as exc:
-                        attempts += exc.attempts
-                        error = str(exc)
-                        break
-                    attempts += result.attempts
-                    usage = {k: usage[k] + result.usage[k] for k in usage}
-                    latency = result.latency_s
-                    if reask:
-                        history.append(raw)
-                    raw, thinking = result.text, result.reasoning
-                    parsed = parse_judgment(raw)
-                    if parsed.ok:
-                        break
-                cost = endpoint.cost(usage["prompt_tokens"], usage["completion_tokens"])
-                summary.add_call(usage, attempts, cost)
-                if error is not None:
-                    outcome = {"status": "error", "score": None, "dimensions": {},
-                               "error": error, "parse_method": None}
-                    summary.failed += 1
-                    summary.add_error(error)
-                else:
-                    outcome = parsed.to_dict()
-                    if parsed.ok:
-                        summary.done += 1
-                    else:
-                        summary.parse_failed += 1
-                writers[target].append({
-                    **question_fields(ans), "model": ans["model"], "answer": ans["answer"],
-                    "answer_request_hash": ans.get("request_hash"),
-                    "judge": endpoint.name, "judge_model_id": endpoint.model_id,
-                    "judgment": raw, **outcome, "reasks": reasks,
-                    "reask_strategy": REASK_STRATEGY, "judgment_history": history,
-                    "prompt_sha256": sha256_text(messages[0]["content"]),
-                    "template_sha256": tsha, "structured_output": structured,
-                    "request_hash": key,
-                    "request": {"temperature": params["temperature"], "max_tokens": max_tokens,
-                                "seed": seed, "structured_output": structured},
-                    "usage": usage, "latency_s": latency, "attempts": attempts,
-                    "cost_usd": cost, **reasoning_fields(thinking, prefix="judge_"),
-                    "package_version": __version__, "created_at": now_iso(),
-                })
+    async def work(task: Task, backend: Backend) -> dict[str, Any]:
+        return await _judge(task, backend, protocol=judging, max_reasks=max_reasks)
 
-            await drive(todo, judge_one, workers=endpoint.concurrency,
-                        desc=f"judge {endpoint.name}", progress=progress)
-    finally:
-        for writer in writers.values():
-            writer.close()
-    summary.wall_s = time.monotonic() - started
-    raise_if_nothing_succeeded(summary, endpoint, statuses=("ok", "parse_failed"))
-    return summary
+    return await run_tasks(tasks, backend, work, summary=summary, progress=progress,
+                           done_statuses=("ok", "parse_failed"))
 
 
 def run_judging(answers: str | os.PathLike | Iterable[dict[str, Any]], endpoint: EndpointConfig,
-                out_path: str | os.PathLike, *, max_reasks: int = 2, structured: str = "none",
-                template: str | os.PathLike | None = None, max_tokens: int = 2048,
-                seed: int | None = None, questions: str | None = "v1.1",
+                out_path: str | os.PathLike, *, max_reasks: int = JudgeSpec.max_reasks,
+                structured: str = "none", template: str | os.PathLike | None = None,
+                max_tokens: int = Sampling.max_tokens, seed: int | None = None,
+                questions: str | None = "v1.1", protocol: str = DEFAULT_PROTOCOL,
                 progress: bool = True) -> RunSummary:
     """Judge answer records (a list, a store file or a folder of them) with ``endpoint``.
 
-    ``out_path`` ending in ``.jsonl`` gets every judgment; otherwise it is a folder holding
-    ``<model>.jsonl`` per answering model (``judgments/<judge>/`` in a run folder). Answers
-    not ``ok`` are not judged and are counted in ``not_answered``. ``structured`` is
-    ``"none"`` (official free text), ``"json_schema"`` or ``"grammar"`` (see
-    :mod:`alignbench_utils.structured`). ``seed`` is sent with every request when given (it
-    matters for re-asks, which sample). Official answer files are accepted; ``questions``
-    (e.g. ``"v1.1"``) supplies the fields they lack. Works in scripts and inside Jupyter.
+    ``out_path`` is a folder that gets ``<model>.jsonl`` per answering model
+    (``judgments/<judge>/`` in a run folder); a path ending in ``.jsonl`` is one file for
+    every judgment instead. Answers not ``ok`` are not judged and are counted in
+    ``not_answered``. ``protocol`` names the judging protocol (default: the official
+    pointwise one); ``structured`` is ``"none"`` (official free text), ``"json_schema"`` or
+    ``"grammar"`` (see :mod:`alignbench_utils.structured`). ``seed`` is sent with every
+    request when given (it matters for re-asks, which sample). Official answer files are
+    accepted; ``questions`` (e.g. ``"v1.1"``) supplies the fields they lack. Raises
+    :class:`~alignbench_utils.engine.StageFailedError` when every request failed. Works in
+    scripts and inside Jupyter.
     """
     return run_sync(run_judging_async(answers, endpoint, out_path, max_reasks=max_reasks,
                                       structured=structured, template=template,
                                       max_tokens=max_tokens, seed=seed, questions=questions,
-                                      progress=progress))
+                                      protocol=protocol, progress=progress))

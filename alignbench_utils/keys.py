@@ -42,8 +42,8 @@ def key_env_problem(name: str, *, require_set: bool) -> str | None:
 
     The message never contains ``name`` when it looks like a key.
 
-    >>> key_env_problem("gsk_" + "LITERALKEY1234567890abcdef", require_set=False)[:38]
-    'this looks like an API key itself (th'
+    >>> key_env_problem("gsk_" + "LITERALKEY1234567890abcdef", require_set=False)[:33]
+    'this looks like an API key itself'
     >>> key_env_problem("ALIGNBENCH_SURELY_UNSET_VAR", require_set=True)
     'environment variable ALIGNBENCH_SURELY_UNSET_VAR is not set; export it before the run (export ALIGNBENCH_SURELY_UNSET_VAR=...)'
     """

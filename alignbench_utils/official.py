@@ -1,4 +1,5 @@
-"""The official AlignBench file formats (``get_answers.py`` / ``judge.py``), both ways.
+"""The official AlignBench file formats (``get_answers.py`` / ``judge.py``), both ways, and
+the normalisers every reader of answers and judgments goes through.
 
 Official records name the model ``model_id`` and store a failed parse as ``score = -1``.
 Read as they are, every model collapses into one and ``-1`` is averaged in as a score, so
@@ -15,6 +16,7 @@ from typing import Any
 
 from .errors import InputError
 from .jsonl import read_jsonl, write_jsonl
+from .records import answer_record, judgment_record, upgrade_record
 
 __all__ = [
     "ANSWER_FIELDS",
@@ -93,15 +95,13 @@ def from_official_answer(obj: Mapping[str, Any], *, path: str | Path | None = No
         raise InputError(f"expected str, got {type(obj['answer']).__name__}", path=path,
                          line=line, field="answer")
     empty = not obj["answer"].strip()
-    return {
-        "question_id": obj["question_id"], "category": obj["category"],
-        "subcategory": obj["subcategory"], "model": str(obj["model_id"]),
-        "question": obj["question"], "answer": obj["answer"],
-        "answer_id": obj.get("answer_id"), "status": "error" if empty else "ok",
-        "error": "empty answer (only whitespace)" if empty else None,
-        "imported_from": str(path) if path is not None else None,
-        **({"reference": obj["reference"]} if obj.get("reference") is not None else {}),
-    }
+    question = {k: obj.get(k) for k in ("question_id", "category", "subcategory", "question",
+                                        "reference")}
+    return answer_record(question, model=str(obj["model_id"]), answer=obj["answer"],
+                         status="error" if empty else "ok",
+                         error="empty answer (only whitespace)" if empty else None,
+                         answer_id=obj.get("answer_id"),
+                         imported_from=str(path) if path is not None else None)
 
 
 def from_official_judgment(obj: Mapping[str, Any], *, judge: str,
@@ -124,18 +124,23 @@ def from_official_judgment(obj: Mapping[str, Any], *, judge: str,
                          field="score") from None
     ok = 1 <= score <= 10
     rating = obj.get("rating") if isinstance(obj.get("rating"), dict) else {}
-    return {
-        "question_id": obj["question_id"], "category": obj["category"],
-        "subcategory": obj.get("subcategory"), "model": str(obj["model_id"]),
-        "judge": judge, "question": obj.get("question"), "answer": obj.get("answer"),
-        "reference": obj.get("reference"), "judgment": obj["judgment"],
-        "status": "ok" if ok else "parse_failed", "score": score if ok else None,
-        "legacy_score": score,
-        "dimensions": {k: float(v) for k, v in rating.items()
-                       if isinstance(v, (int, float)) and k not in _OVERALL},
-        "error": None if ok else f"official script recorded score {score:g}",
-        "imported_from": str(path) if path is not None else None,
-    }
+    answer = {k: obj.get(k) for k in ("question_id", "category", "subcategory", "question",
+                                      "reference", "answer")} | {"model": str(obj["model_id"])}
+    return judgment_record(
+        answer, judge=judge, judgment=obj["judgment"], status="ok" if ok else "parse_failed",
+        score=score if ok else None, legacy_score=score,
+        dimensions={k: float(v) for k, v in rating.items()
+                    if isinstance(v, (int, float)) and k not in _OVERALL},
+        error=None if ok else f"official script recorded score {score:g}",
+        imported_from=str(path) if path is not None else None)
+
+
+def _upgrade(obj: Mapping[str, Any], *, path: str | Path | None,
+             line: int | None) -> dict[str, Any]:
+    try:
+        return upgrade_record(obj)
+    except InputError as exc:
+        raise InputError(exc.reason, path=path, line=line, field=exc.field) from None
 
 
 def as_answer_record(obj: Mapping[str, Any], *, path: str | Path | None = None,
@@ -144,6 +149,7 @@ def as_answer_record(obj: Mapping[str, Any], *, path: str | Path | None = None,
     neither format is an error naming what it lacks."""
     if is_official(obj):
         return from_official_answer(obj, path=path, line=line)
+    obj = _upgrade(obj, path=path, line=line)
     _require(obj, ANSWER_FIELDS, what=f"answer record (neither this package's format nor the "
              f"official one, which needs {list(OFFICIAL_ANSWER_FIELDS)})", path=path, line=line)
     record = dict(obj)
@@ -165,6 +171,7 @@ def as_judgment_record(obj: Mapping[str, Any], *, judge: str = "",
     """
     if is_official(obj):
         return from_official_judgment(obj, judge=judge, path=path, line=line)
+    obj = _upgrade(obj, path=path, line=line)
     _require(obj, JUDGMENT_FIELDS, what=f"judgment record (neither this package's format nor "
              f"the official one, which needs {list(OFFICIAL_JUDGMENT_FIELDS)})", path=path,
              line=line)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from alignbench_utils import official_parse
 from alignbench_utils.client import EndpointConfig
 from alignbench_utils.fault_server import FaultServer, fake_score
 from alignbench_utils.generate import StageFailedError, run_generation
@@ -149,7 +150,10 @@ def test_structured_json_schema_is_parsed(fault_server, questions16, tmp_path):
         assert summary.done == 16
     recs = read_records(out)
     assert Counter(r["structured_output"] for r in recs) == {"json_schema": 16, "grammar": 16}
-    assert all(json.loads(r["judgment"])["综合得分"] == r["score"] for r in recs)
+    assert all(json.loads(r["judgment"])["综合得分"] == r["score"] for r in recs
+               if r["structured_output"] == "json_schema")
+    assert all(official_parse(r["judgment"])[1] == r["score"] for r in recs
+               if r["structured_output"] == "grammar")  # critique, then the official dict
 
 
 def test_answers_not_ok_are_skipped_and_counted(fault_server, questions16, tmp_path):

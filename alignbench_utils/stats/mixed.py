@@ -19,28 +19,30 @@ from .matrix import score_matrix
 
 __all__ = ["mixed_effects"]
 
-_COLUMNS = ["model", "effect", "lower", "upper", "p_value", "reference", "converged", "warning"]
+_COLUMNS = ["model", "effect", "lower", "upper", "p_value", "baseline", "converged", "warning"]
 
 
-def mixed_effects(frame: pd.DataFrame, *, reference: str | None = None,
-                  level: float = 0.95) -> pd.DataFrame:
+def mixed_effects(frame: pd.DataFrame, *, baseline: str | None = None, level: float = 0.95,
+                  reference: str | None = None) -> pd.DataFrame:
     """Fit ``score ~ C(model) + C(category) + (1 | question_id)``; one row per model.
 
-    ``effect`` is the model's fixed effect versus ``reference`` (default: the first model of
+    ``effect`` is the model's fixed effect versus ``baseline`` (default: the first model of
     the frame; its own row is 0 with NaN bounds), with a Wald CI at ``level`` and p-value.
     ``converged`` is statsmodels' flag (False when the fit failed); ``warning`` joins the
-    warning or error messages ('' when clean).
+    warning or error messages ('' when clean). ``reference`` is the old name of
+    ``baseline`` (not to be confused with the reference-answer control).
     """
     matrix = score_matrix(frame)  # validates the frame
     models = list(matrix.models)
-    reference = models[0] if reference is None else reference
-    if reference not in models:
-        raise ValueError(f"reference {reference!r} is not a model of the frame: {models}")
-    ordered = [reference] + [m for m in models if m != reference]
+    baseline = baseline or reference or models[0]
+    if baseline not in models:
+        raise ValueError(f"baseline (reference) model {baseline!r} is not a model of the "
+                         f"frame: {models}")
+    ordered = [baseline] + [m for m in models if m != baseline]
     ok = frame[frame["status"].eq("ok")]
     present = set(ok["model"])
-    if reference not in present:
-        raise ValueError(f"reference {reference!r} has no ok judgments")
+    if baseline not in present:
+        raise ValueError(f"baseline model {baseline!r} has no ok judgments")
     # Plain level codes keep arbitrary model names out of the formula; models without ok
     # rows get no level (NaN effect) so the design stays full rank.
     data = pd.DataFrame({
@@ -74,6 +76,6 @@ def mixed_effects(frame: pd.DataFrame, *, reference: str | None = None,
     z = norm.ppf(0.5 + level / 2)
     return pd.DataFrame({
         "model": ordered, "effect": effect, "lower": effect - z * se, "upper": effect + z * se,
-        "p_value": p_value, "reference": reference, "converged": converged,
+        "p_value": p_value, "baseline": baseline, "converged": converged,
         "warning": "; ".join(dict.fromkeys(messages)),
     }, columns=_COLUMNS)

@@ -1,0 +1,98 @@
+"""RunLayout: every path and file name of a run folder, in one place.
+
+Notebooks, the pipeline, the report and the CLI all find a run's files through this object,
+so a file written by one (a figure of notebook 04, a table of notebook 03) is found by the
+others (the report's index) under the same name.
+
+    runs/<run>/answers/<model>.jsonl              answer records
+    runs/<run>/judgments/<judge>/<model>.jsonl    judgment records
+    runs/<run>/results/<table>.csv                tables, provenance
+    runs/<run>/figures/<figure>.png|svg           figures
+    runs/<run>/notebooks/<notebook>.ipynb         executed notebooks (prepared/ beside them)
+    runs/<run>/logs/                              server and run logs
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["FIGURES", "RunLayout"]
+
+# The figures of a run (name → caption), in the order the report's index shows them.
+FIGURES: dict[str, str] = {
+    "leaderboard": "Leaderboard with bootstrap confidence intervals",
+    "category_heatmap": "Mean score per model and category",
+    "radar": "Category radar (as in the AlignBench paper)",
+    "paired_forest": "Paired model differences in 总分",
+    "score_distributions": "Score distributions per category",
+    "dimension_heatmap": "Mean score per judge dimension",
+    "failures": "Failed judgments",
+    "score_vs_length": "Score against answer length",
+}
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """The files of the run in ``run_dir``.
+
+    >>> layout = RunLayout("runs/demo")
+    >>> layout.answers_file("m").as_posix(), layout.judgments_file("j", "m").as_posix()
+    ('runs/demo/answers/m.jsonl', 'runs/demo/judgments/j/m.jsonl')
+    >>> layout.table("leaderboard").name, layout.figure("radar", "svg").name
+    ('leaderboard.csv', 'radar.svg')
+    """
+
+    run_dir: Path
+
+    def __init__(self, run_dir: str | os.PathLike) -> None:
+        object.__setattr__(self, "run_dir", Path(run_dir))
+
+    @property
+    def answers_dir(self) -> Path:
+        return self.run_dir / "answers"
+
+    def answers_file(self, model: str) -> Path:
+        return self.answers_dir / f"{model}.jsonl"
+
+    @property
+    def judgments_dir(self) -> Path:
+        return self.run_dir / "judgments"
+
+    def judge_dir(self, judge: str) -> Path:
+        return self.judgments_dir / judge
+
+    def judgments_file(self, judge: str, model: str) -> Path:
+        return self.judge_dir(judge) / f"{model}.jsonl"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.run_dir / "results"
+
+    def table(self, name: str, suffix: str = "csv") -> Path:
+        """``results/<name>.<suffix>`` (leaderboard, failures, bootstrap_ci, ...)."""
+        return self.results_dir / f"{name}.{suffix}"
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.run_dir / "figures"
+
+    def figure(self, name: str, suffix: str = "png") -> Path:
+        return self.figures_dir / f"{name}.{suffix}"
+
+    @property
+    def notebooks_dir(self) -> Path:
+        return self.run_dir / "notebooks"
+
+    def executed_notebook(self, name: str) -> Path:
+        return self.notebooks_dir / f"{name}.ipynb"
+
+    @property
+    def prepared_dir(self) -> Path:
+        """Copies of the notebooks with this run's parameters, to open in JupyterLab."""
+        return self.notebooks_dir / "prepared"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.run_dir / "logs"

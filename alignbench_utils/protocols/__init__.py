@@ -1,0 +1,15 @@
+"""Judging protocols, registered by name; ``pointwise_alignbench`` (official) is the first.
+See :mod:`.base` for the interface."""
+
+from . import pointwise_alignbench  # noqa: F401  (registers the built-in protocols)
+from .base import (
+    PROTOCOLS,
+    JudgingProtocol,
+    ProtocolRequest,
+    Reading,
+    get_protocol,
+    register_protocol,
+)
+
+__all__ = ["PROTOCOLS", "JudgingProtocol", "ProtocolRequest", "Reading", "get_protocol",
+           "register_protocol"]
