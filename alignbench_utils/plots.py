@@ -1,5 +1,6 @@
 """Paper-ready figures in one style: leaderboard with CIs, heatmaps, radar, distributions,
-paired-difference forest plot, failures.
+paired-difference forest plot, failures, and the pairwise view (Bradley-Terry ratings, win
+rates by category, length control).
 
 Every function takes the tables the other modules produce (leaderboard, bootstrap CIs,
 comparisons, dimension means, failure counts, the judgments frame) and returns a
@@ -34,10 +35,13 @@ __all__ = [
     "plot_dimension_heatmap",
     "plot_failures",
     "plot_leaderboard",
+    "plot_length_control",
     "plot_paired_forest",
     "plot_radar",
+    "plot_rating_forest",
     "plot_score_distributions",
     "plot_score_vs_length",
+    "plot_win_rate_heatmap",
     "save_figure",
     "use_style",
 ]
@@ -146,11 +150,12 @@ def _mark_missing(ax: matplotlib.axes.Axes, matrix: pd.DataFrame) -> None:
 
 
 def _score_heatmap(matrix: pd.DataFrame, *, figsize: tuple[float, float], fmt: str, label: str,
-                   title: str) -> tuple[Figure, plt.Axes]:
-    """A 1-10 score heatmap with values in the cells and missing cells marked "n/a"."""
+                   title: str, limits: tuple[float, float] = (1, 10)) -> tuple[Figure, plt.Axes]:
+    """A score heatmap (1-10 unless ``limits`` say otherwise) with values in the cells and
+    missing cells marked "n/a"."""
     fig, ax = plt.subplots(figsize=figsize)
-    sns.heatmap(matrix, annot=True, fmt=fmt, cmap="RdYlGn", vmin=1, vmax=10, ax=ax,
-                linewidths=0.5, cbar_kws={"label": label})
+    sns.heatmap(matrix, annot=True, fmt=fmt, cmap="RdYlGn", vmin=limits[0], vmax=limits[1],
+                ax=ax, linewidths=0.5, cbar_kws={"label": label})
     _mark_missing(ax, matrix)
     ax.set_xlabel("")
     ax.set_ylabel("")
@@ -285,4 +290,85 @@ def plot_score_vs_length(judgments: pd.DataFrame) -> Figure:
     ax.set_xlabel("answer length (characters)")
     ax.set_title("Score vs answer length")
     ax.legend(title="model", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+def plot_rating_forest(ratings: pd.DataFrame, level: float = 0.95) -> Figure:
+    """Bradley-Terry ratings with bootstrap CIs, best first; the baseline (square) anchors the
+    scale and its rating is the dashed line.
+
+    ``ratings`` is the table of ``stats.bradley_terry``; models without games are left out.
+    """
+    rows = ratings.dropna(subset=["rating"]).sort_values("rating", ascending=False)
+    rows = rows.reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(7, 0.4 * len(rows) + 1.5))
+    colors = sns.color_palette(_PALETTE)
+    for y, row in rows.iterrows():
+        base = bool(row["is_baseline"])
+        ax.plot([row["lower"], row["upper"]], [y, y], color=colors[7 if base else 0],
+                linewidth=1.8)
+        ax.plot(row["rating"], y, "s" if base else "o", color=colors[7 if base else 0],
+                markersize=6)
+    anchor = rows.loc[rows["is_baseline"], "rating"]
+    if len(anchor):
+        ax.axvline(anchor.iloc[0], color="0.3", linewidth=0.8, linestyle="--")
+    ax.set_yticks(range(len(rows)), rows["model"])
+    ax.invert_yaxis()
+    ax.set_xlabel(f"Bradley-Terry rating (Elo scale), {level:.0%} bootstrap CI")
+    ax.set_title("Pairwise ranking against the baseline")
+    return fig
+
+
+def plot_win_rate_heatmap(win_rates: pd.DataFrame) -> Figure:
+    """Models × (8 categories + 总分) win rate against the baseline, values in the cells.
+
+    ``win_rates`` is the table of ``stats.win_rates``; rows sorted by 总分.
+    """
+    matrix = win_rates.pivot(index="model", columns="metric", values="win_rate")
+    matrix = matrix.reindex(columns=[*CATEGORIES, OVERALL_COL])
+    matrix = matrix.sort_values(OVERALL_COL, ascending=False)
+    fig, ax = _score_heatmap(matrix, figsize=(9.5, 0.5 * len(matrix) + 1.8), fmt=".0%",
+                             label="win rate (win + tie/2)", limits=(0, 1),
+                             title="Win rate against the baseline per category")
+    ax.axvline(len(CATEGORIES), color="white", linewidth=3)
+    return fig
+
+
+def plot_length_control(table: pd.DataFrame, level: float = 0.95) -> Figure:
+    """Raw and length-controlled win rate per model (left), and both against the mean answer
+    length (right): the gap between a hollow and a filled marker is what length explains.
+
+    ``table`` is ``stats.length_controlled_win_rates(...).table``.
+    """
+    rows = table[~table["is_baseline"]].sort_values("lc_win_rate", ascending=False)
+    rows = rows.reset_index(drop=True)
+    raw_color, lc_color = sns.color_palette(_PALETTE)[1], sns.color_palette(_PALETTE)[0]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 0.35 * len(rows) + 2.2),
+                                      gridspec_kw={"width_ratios": [1.2, 1]})
+    y = np.arange(len(rows))
+    left.hlines(y, rows["win_rate"], rows["lc_win_rate"], color="0.6", linewidth=1)
+    left.errorbar(rows["lc_win_rate"], y, fmt="o", color=lc_color, capsize=3,
+                  xerr=[rows["lc_win_rate"] - rows["lc_lower"],
+                        rows["lc_upper"] - rows["lc_win_rate"]],
+                  label=f"length-controlled ({level:.0%} CI)")
+    left.plot(rows["win_rate"], y, "o", color=raw_color, markerfacecolor="white", label="raw")
+    left.set_yticks(y, rows["model"])
+    left.invert_yaxis()
+    left.axvline(0.5, color="0.3", linewidth=0.8, linestyle="--")
+    left.set_xlabel("win rate against the baseline")
+    left.legend(loc="lower right", fontsize=8)
+    right.vlines(rows["mean_length"], rows["win_rate"], rows["lc_win_rate"], color="0.6",
+                 linewidth=1)
+    right.scatter(rows["mean_length"], rows["win_rate"], facecolors="white",
+                  edgecolors=raw_color, label="raw")
+    right.scatter(rows["mean_length"], rows["lc_win_rate"], color=lc_color,
+                  label="length-controlled")
+    baseline = table.loc[table["is_baseline"], "mean_length"]
+    if len(baseline):
+        right.axvline(baseline.iloc[0], color="0.3", linewidth=0.8, linestyle="--")
+    right.axhline(0.5, color="0.3", linewidth=0.8, linestyle=":")
+    right.set_xlabel("mean answer length (characters; dashed: baseline)")
+    right.set_ylabel("win rate")
+    right.legend(loc="best", fontsize=8)
+    fig.suptitle("Length control: raw vs length-controlled win rate")
     return fig

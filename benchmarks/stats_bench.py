@@ -7,12 +7,11 @@ Prints figures only; run: ``.venv/bin/python benchmarks/stats_bench.py``.
 from __future__ import annotations
 
 import time
-from collections import Counter
 
 import numpy as np
 import pandas as pd
+from bench_common import best_of, v11_category_sizes
 
-from alignbench_utils import load_questions
 from alignbench_utils.aggregate import summarize_category_means
 from alignbench_utils.stats import bootstrap_leaderboard, interval_coverage, synthetic_frame
 from alignbench_utils.taxonomy import CATEGORIES
@@ -34,18 +33,8 @@ def naive_bootstrap(frame: pd.DataFrame, n_boot: int, seed: int) -> list[pd.Data
     return out
 
 
-def best_of(n: int, fn) -> float:
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
-    sizes = Counter(load_questions("v1.1")["category"])
-    sizes = {c: sizes[c] for c in CATEGORIES}
+    sizes = v11_category_sizes()
     means = np.linspace(5.0, 7.5, 20)
     frame = synthetic_frame(means, sizes, sd=1.5, fail_rate=0.02, seed=0)
     n_q = sum(sizes.values())

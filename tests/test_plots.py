@@ -34,6 +34,20 @@ def tables():
         "comparisons": stats.compare_models(frame, n_boot=200, seed=0),
         "dimensions": aggregate.dimension_means(frame),
         "failures": aggregate.failure_table(frame),
+        **pairwise_tables(),
+    }
+
+
+def pairwise_tables() -> dict:
+    """The pairwise view of a synthetic run: five challengers against m0, a planted length
+    effect, a few format errors."""
+    comparisons = stats.synthetic_comparisons(
+        [0.0, 0.6, 0.2, -0.3, 0.9, 0.1], {c: 12 for c in CATEGORIES},
+        mean_lengths=[400, 800, 300, 500, 400, 650], length_effect=1.0, fail_rate=0.05, seed=0)
+    return {
+        "ratings": stats.bradley_terry(comparisons, baseline="m0", n_boot=200, seed=0),
+        "win_rates": stats.win_rates(comparisons, baseline="m0", n_boot=200, seed=0),
+        "length_control": stats.length_controlled_win_rates(comparisons, baseline="m0").table,
     }
 
 
@@ -56,6 +70,9 @@ FIGURES = {
     "dimension_heatmap": lambda t: plots.plot_dimension_heatmap(t["dimensions"]),
     "failures": lambda t: plots.plot_failures(t["failures"]),
     "score_vs_length": lambda t: plots.plot_score_vs_length(t["frame"]),
+    "rating_forest": lambda t: plots.plot_rating_forest(t["ratings"]),
+    "win_rate_heatmap": lambda t: plots.plot_win_rate_heatmap(t["win_rates"]),
+    "length_control": lambda t: plots.plot_length_control(t["length_control"]),
 }
 
 
@@ -118,4 +135,34 @@ def test_missing_values_are_marked_not_blank(tables):
                                                upper=float("nan"), significant=False)
     forest = plots.plot_paired_forest(comparisons)
     assert any("no pair has both" in t.get_text() for t in forest.axes[0].texts)
+    plt.close("all")
+
+
+def test_pairwise_figures_show_the_data(tables):
+    plots.use_style()
+    ratings = tables["ratings"]
+    forest = plots.plot_rating_forest(ratings).axes[0]
+    assert [t.get_text() for t in forest.get_yticklabels()] == ratings["model"].tolist()
+    baseline_line = [line for line in forest.get_lines() if line.get_linestyle() == "--"]
+    assert baseline_line and baseline_line[0].get_xdata()[0] == 1000
+    rates = tables["win_rates"]
+    heat = plots.plot_win_rate_heatmap(rates).axes[0]
+    assert [t.get_text() for t in heat.get_xticklabels()] == [*CATEGORIES, OVERALL_COL]
+    best = rates[rates["metric"] == OVERALL_COL].sort_values("win_rate").iloc[-1]
+    assert heat.get_yticklabels()[0].get_text() == best["model"]
+    assert f"{best['win_rate']:.0%}" in {t.get_text() for t in heat.texts}
+    control = tables["length_control"]
+    left, right = plots.plot_length_control(control).axes
+    challengers = control[~control["is_baseline"]]
+    assert len(left.get_yticklabels()) == len(challengers)
+    assert len(right.collections) == 3  # connecting lines, raw and length-controlled points
+    plt.close("all")
+
+
+def test_win_rate_heatmap_marks_missing_categories(tables):
+    plots.use_style()
+    rates = tables["win_rates"].copy()
+    rates.loc[rates["metric"] == "数学计算", "win_rate"] = float("nan")
+    texts = [t.get_text() for t in plots.plot_win_rate_heatmap(rates).axes[0].texts]
+    assert texts.count("n/a") == rates["model"].nunique()
     plt.close("all")

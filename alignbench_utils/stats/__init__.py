@@ -1,8 +1,10 @@
-"""Uncertainty for AlignBench: bootstrap CIs, paired comparisons, mixed model, agreement.
+"""Uncertainty for AlignBench: bootstrap CIs, paired comparisons, mixed model, agreement, and
+the pairwise view (win rates, Bradley-Terry ratings, length control, ranking agreement).
 
-Everything takes the judgments frame (``model, question_id, category, status, score``) and
-excludes failed judgments from means while counting them. Resampling functions take
-``n_boot`` and ``seed`` (``numpy.random.default_rng``) and are reproducible.
+Pointwise functions take the judgments frame (``model, question_id, category, status, score``),
+pairwise ones the comparisons frame (:mod:`.pairwise`); both exclude failed judgments from
+estimates while counting them. Resampling functions take ``n_boot`` and ``seed``
+(``numpy.random.default_rng``) and are reproducible.
 """
 
 from .agreement import (
@@ -13,29 +15,57 @@ from .agreement import (
     test_retest,
 )
 from .bootstrap import BootstrapResult, bootstrap_leaderboard, bootstrap_replicates, intervals
+from .bradley_terry import (
+    BradleyTerryResult,
+    bradley_terry,
+    bradley_terry_replicates,
+    rating_table,
+)
 from .compare import bootstrap_p_value, category_tests, compare_models, rank_tiers
+from .length_control import LengthControlResult, length_controlled_win_rates
 from .matrix import METRICS, ScoreMatrix, score_matrix
 from .mixed import mixed_effects
-from .synthetic import interval_coverage, synthetic_frame
+from .pairwise import combine_orders, mean_lengths, win_rates
+from .ranking import RankingAgreement, kendall_tau_b, ranking_agreement
+from .synthetic import (
+    expected_game_scores,
+    interval_coverage,
+    synthetic_comparisons,
+    synthetic_frame,
+)
 
 __all__ = [
     "METRICS",
     "BootstrapResult",
+    "BradleyTerryResult",
+    "LengthControlResult",
+    "RankingAgreement",
     "ScoreMatrix",
     "bootstrap_leaderboard",
     "bootstrap_p_value",
     "bootstrap_replicates",
+    "bradley_terry",
+    "bradley_terry_replicates",
     "category_tests",
+    "combine_orders",
     "compare_models",
+    "expected_game_scores",
     "inter_judge_agreement",
     "interval_coverage",
     "intervals",
+    "kendall_tau_b",
+    "length_controlled_win_rates",
+    "mean_lengths",
     "mixed_effects",
     "pairwise_agreement",
     "pointwise_agreement",
     "quadratic_kappa",
     "rank_tiers",
+    "ranking_agreement",
+    "rating_table",
     "score_matrix",
+    "synthetic_comparisons",
     "synthetic_frame",
     "test_retest",
+    "win_rates",
 ]

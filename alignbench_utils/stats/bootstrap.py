@@ -19,6 +19,7 @@ ignore NaN replicates (``numpy.nanquantile``).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +35,9 @@ __all__ = [
     "bootstrap_leaderboard",
     "bootstrap_replicates",
     "intervals",
+    "metric_totals",
     "resample_counts",
+    "stratified_weights",
 ]
 
 
@@ -68,7 +71,28 @@ def resample_counts(idx: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(float)
 
 
-def _per_metric(counts: np.ndarray) -> np.ndarray:
+def stratified_weights(slices: Sequence[slice], n_boot: int,
+                       rng: np.random.Generator) -> Iterator[tuple[int, slice, np.ndarray]]:
+    """The stratified resamples, category by category: ``(c, slice, counts (n_boot, n_c))``.
+
+    The one place that draws: for each category (``CATEGORIES`` order) with questions,
+    ``rng.integers(0, n_c, size=(n_boot, n_c))`` indexes that category's columns of the
+    :func:`~.matrix.question_layout`; categories without questions draw nothing. Every
+    stratified bootstrap goes through here, so two of them with one seed on one set of
+    questions use the same resamples (paired).
+
+    >>> rng = np.random.default_rng(0)
+    >>> [(c, w.shape, w.sum(axis=1).tolist()) for c, _, w in
+    ...  stratified_weights((slice(0, 2), slice(2, 2), slice(2, 5)), 2, rng)]
+    [(0, (2, 2), [2.0, 2.0]), (2, (2, 3), [3.0, 3.0])]
+    """
+    for c, sl in enumerate(slices):
+        n_c = sl.stop - sl.start
+        if n_c:
+            yield c, sl, resample_counts(rng.integers(0, n_c, size=(n_boot, n_c)), n_c)
+
+
+def metric_totals(counts: np.ndarray) -> np.ndarray:
     """Category counts (…, 8) → counts of the 11 metrics (groups are sums)."""
     groups = {REASONING_COL: REASONING, LANGUAGE_COL: LANGUAGE}
     extra = [counts[..., [CATEGORIES.index(c) for c in groups[g]]].sum(axis=-1) for g in groups]
@@ -108,18 +132,14 @@ def bootstrap_replicates(frame: pd.DataFrame, *, n_boot: int = 10_000,
     okf = ok.astype(float)
     rng = np.random.default_rng(seed)
     cats = np.full((n_boot, len(matrix.models), len(CATEGORIES)), np.nan)
-    for c, sl in enumerate(matrix.slices):
-        n_c = sl.stop - sl.start
-        if n_c == 0:
-            continue
-        weights = resample_counts(rng.integers(0, n_c, size=(n_boot, n_c)), n_c)
+    for c, sl, weights in stratified_weights(matrix.slices, n_boot, rng):
         with np.errstate(invalid="ignore", divide="ignore"):
             cats[:, :, c] = (weights @ filled[:, sl].T) / (weights @ okf[:, sl].T)
     full = category_means(matrix)
     return BootstrapResult(
         models=matrix.models, metrics=METRICS, estimates=combine_categories(full),
         replicates=combine_categories(cats), jackknife=_jackknife(matrix, full),
-        n_ok=_per_metric(matrix.n_ok), n_failed=_per_metric(matrix.n_failed),
+        n_ok=metric_totals(matrix.n_ok), n_failed=metric_totals(matrix.n_failed),
         n_boot=n_boot, seed=seed)
 
 

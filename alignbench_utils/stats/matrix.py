@@ -18,7 +18,8 @@ import pandas as pd
 from ..aggregate import combine_categories
 from ..taxonomy import CATEGORIES, LANGUAGE_COL, OVERALL_COL, REASONING_COL
 
-__all__ = ["METRICS", "ScoreMatrix", "category_means", "combine_categories", "score_matrix"]
+__all__ = ["METRICS", "ScoreMatrix", "category_means", "combine_categories", "question_layout",
+           "score_matrix"]
 
 #: The 11 leaderboard metrics, in display order.
 METRICS: tuple[str, ...] = CATEGORIES + (REASONING_COL, LANGUAGE_COL, OVERALL_COL)
@@ -50,6 +51,37 @@ class ScoreMatrix:
         return np.stack([ok[:, sl].sum(axis=1) for sl in self.slices], axis=1)
 
 
+def question_layout(frame: pd.DataFrame) -> tuple[np.ndarray, tuple[slice, ...]]:
+    """The shared column layout: question ids grouped by category, and one slice per category.
+
+    Questions follow ``CATEGORIES`` order, sorted by ``question_id`` inside a category;
+    ``slices[c]`` is empty for a category without questions. Any frame with ``question_id``
+    and ``category`` columns (judgments, pairwise comparisons) gets the same layout for the
+    same questions, so bootstraps with one seed draw the same resamples for both. Raises
+    ``ValueError`` on unknown categories or a question filed under two categories.
+
+    >>> f = pd.DataFrame({"question_id": [7, 3, 5, 3], "category": ["专业能力", "数学计算",
+    ...                   "数学计算", "数学计算"]})
+    >>> qids, slices = question_layout(f)
+    >>> qids.tolist(), slices[0], slices[-1]
+    ([3, 5, 7], slice(0, 2, None), slice(2, 3, None))
+    """
+    unknown = sorted(set(frame["category"]) - set(CATEGORIES))
+    if unknown:
+        raise ValueError(f"unknown categories {unknown}; allowed: {', '.join(CATEGORIES)}")
+    questions = frame[["question_id", "category"]].drop_duplicates()
+    if questions["question_id"].duplicated().any():
+        bad = questions.loc[questions["question_id"].duplicated(), "question_id"].tolist()
+        raise ValueError(f"questions filed under several categories: {bad[:5]}")
+    rank = {c: i for i, c in enumerate(CATEGORIES)}
+    questions = questions.assign(_c=questions["category"].map(rank))
+    questions = questions.sort_values(["_c", "question_id"], kind="stable")
+    sizes = np.bincount(questions["_c"].to_numpy(), minlength=len(CATEGORIES))
+    ends = np.cumsum(sizes)
+    slices = tuple(slice(int(e - s), int(e)) for s, e in zip(sizes, ends))
+    return questions["question_id"].to_numpy(), slices
+
+
 def score_matrix(frame: pd.DataFrame) -> ScoreMatrix:
     """Validate a judgments frame and pivot it to a :class:`ScoreMatrix`.
 
@@ -69,33 +101,19 @@ def score_matrix(frame: pd.DataFrame) -> ScoreMatrix:
     missing = [c for c in _REQUIRED if c not in frame.columns]
     if missing:
         raise ValueError(f"judgments frame lacks columns {missing}; needs {list(_REQUIRED)}")
-    unknown = sorted(set(frame["category"]) - set(CATEGORIES))
-    if unknown:
-        raise ValueError(f"unknown categories {unknown}; allowed: {', '.join(CATEGORIES)}")
+    qids, slices = question_layout(frame)
     if frame.duplicated(["model", "question_id"]).any():
         raise ValueError("duplicated (model, question_id) rows; filter the frame to one judge")
     ok = frame["status"].eq("ok").to_numpy()
     score = pd.to_numeric(frame["score"], errors="coerce").to_numpy(dtype=float)
     if np.isnan(score[ok]).any():
         raise ValueError("rows with status 'ok' but no numeric score")
-    questions = frame[["question_id", "category"]].drop_duplicates()
-    if questions["question_id"].duplicated().any():
-        bad = questions.loc[questions["question_id"].duplicated(), "question_id"].tolist()
-        raise ValueError(f"questions filed under several categories: {bad[:5]}")
-    rank = {c: i for i, c in enumerate(CATEGORIES)}
-    questions = questions.assign(_c=questions["category"].map(rank))
-    questions = questions.sort_values(["_c", "question_id"], kind="stable")
     models = tuple(pd.unique(frame["model"]))
-    qids = questions["question_id"].to_numpy()
-    sizes = np.bincount(questions["_c"].to_numpy(), minlength=len(CATEGORIES))
-    ends = np.cumsum(sizes)
-    slices = tuple(slice(int(e - s), int(e)) for s, e in zip(sizes, ends))
-
     row = pd.Index(models).get_indexer(frame["model"])
     col = pd.Index(qids).get_indexer(frame["question_id"])
     scores = np.full((len(models), len(qids)), np.nan)
     scores[row[ok], col[ok]] = score[ok]
-    cat = frame["category"].map(rank).to_numpy()
+    cat = frame["category"].map({c: i for i, c in enumerate(CATEGORIES)}).to_numpy()
     n_failed = np.zeros((len(models), len(CATEGORIES)), dtype=int)
     np.add.at(n_failed, (row[~ok], cat[~ok]), 1)
     return ScoreMatrix(models, qids, slices, scores, n_failed)
