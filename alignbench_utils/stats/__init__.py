@@ -6,7 +6,9 @@ excludes failed judgments from means while counting them. Resampling functions t
 """
 
 from .agreement import (
+    human_scores_long,
     inter_judge_agreement,
+    judge_human_agreement,
     pairwise_agreement,
     pointwise_agreement,
     quadratic_kappa,
@@ -27,9 +29,11 @@ __all__ = [
     "bootstrap_replicates",
     "category_tests",
     "compare_models",
+    "human_scores_long",
     "inter_judge_agreement",
     "interval_coverage",
     "intervals",
+    "judge_human_agreement",
     "mixed_effects",
     "pairwise_agreement",
     "pointwise_agreement",
