@@ -36,9 +36,10 @@ test-fast: venv ## tests without the real local model
 demo: venv system-deps local-model ## run the whole pipeline offline on 16 questions -> reports/demo/index.html
 	$(BIN)/alignbench run runs/demo.yaml
 
-bench: venv ## print the throughput and statistics benchmark figures
+bench: venv ## print the throughput, statistics and judge meta-evaluation benchmark figures
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/stats_bench.py
+	$(BIN)/python benchmarks/judgebench_bench.py
 
 lint: venv ## ruff over the package, tests and benchmarks
 	$(BIN)/ruff check alignbench_utils tests benchmarks
