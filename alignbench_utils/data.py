@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .jsonl import read_jsonl, write_jsonl
+from .jsonl import read_json_array, read_jsonl, require_fields, write_jsonl
 from .official import (
     read_official_answers,
     read_official_judgments,
@@ -29,9 +29,11 @@ from .taxonomy import CATEGORIES, subcategory_map
 __all__ = [
     "QUESTION_FIELDS",
     "load_questions",
+    "read_json_array",
     "read_jsonl",
     "read_official_answers",
     "read_official_judgments",
+    "require_fields",
     "stratified_subset",
     "validate_question",
     "write_jsonl",
@@ -64,13 +66,7 @@ def validate_question(obj: dict[str, Any], *, path: str | Path | None = None,
     alignbench_utils.errors.InputError: field 'category': unknown category '数学'; allowed: ...
     """
     where = {"path": path, "line": line}
-    for name, kind in QUESTION_FIELDS.items():
-        if name not in obj:
-            raise InputError("missing required field", field=name, **where)
-        value = obj[name]
-        if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-            raise InputError(f"expected {kind.__name__}, got {type(value).__name__} {value!r:.40}",
-                             field=name, **where)
+    require_fields(obj, QUESTION_FIELDS, **where)
     if obj["category"] not in CATEGORIES:
         raise InputError(f"unknown category {obj['category']!r}; allowed: {', '.join(CATEGORIES)}",
                          field="category", **where)

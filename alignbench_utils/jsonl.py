@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import InputError
 
-__all__ = ["read_jsonl", "write_jsonl"]
+__all__ = ["read_json_array", "read_jsonl", "require_fields", "write_jsonl"]
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -63,6 +63,61 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=path,
                              line=number)
         yield number, obj
+
+
+def read_json_array(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(index, object)`` for every record of a file holding one JSON array of objects
+    (the format of LLMBar and PandaLM), failing with an error located by line or item index.
+
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = os.path.join(d, "a.json")
+    ...     _ = open(p, "w").write('[{"x": 1}, {"x": 2}]')
+    ...     [i for i, _ in read_json_array(p)]
+    [0, 1]
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", path=path)
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8",
+                         path=path) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"malformed JSON: {exc.msg} at column {exc.colno}", path=path,
+                         line=exc.lineno) from None
+    if not isinstance(data, list):
+        raise InputError(f"expected a JSON array of objects, got {type(data).__name__}", path=path)
+    for index, obj in enumerate(data):
+        if not isinstance(obj, dict):
+            raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=path,
+                             item=index)
+        yield index, obj
+
+
+def require_fields(obj: dict[str, Any], fields: dict[str, type | tuple[type, ...]], *,
+                   path: str | Path | None = None, line: int | None = None,
+                   item: int | None = None) -> None:
+    """Fail with a located :class:`InputError` unless every named field is present with one of
+    its allowed types (a bool never passes for an int).
+
+    >>> require_fields({"a": 1}, {"a": (int, float)})
+    >>> require_fields({"a": True}, {"a": int}, line=2)
+    Traceback (most recent call last):
+    ...
+    alignbench_utils.errors.InputError: line 2, field 'a': expected int, got bool True
+    """
+    where = {"path": path, "line": line, "item": item}
+    for name, kinds in fields.items():
+        if name not in obj:
+            raise InputError("missing required field", field=name, **where)
+        kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+        value = obj[name]
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            allowed = " or ".join(k.__name__ for k in kinds)
+            raise InputError(f"expected {allowed}, got {type(value).__name__} {value!r:.40}",
+                             field=name, **where)
 
 
 def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path) -> Path:

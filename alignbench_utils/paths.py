@@ -1,7 +1,9 @@
 """Where the shipped benchmark files live.
 
-The benchmark ships in ``data/alignbench/`` at the repository root so that everything
-runs offline; ``ALIGNBENCH_DATA_DIR`` points elsewhere (e.g. for a wheel install).
+The benchmark ships in ``data/alignbench/`` and the judge meta-evaluation sets in
+``data/judgebench/`` at the repository root so that everything runs offline;
+``ALIGNBENCH_DATA_DIR`` and ``ALIGNBENCH_JUDGEBENCH_DIR`` point elsewhere (e.g. for a wheel
+install).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["REPO_ROOT", "benchmark_dir", "config_dir"]
+__all__ = ["REPO_ROOT", "benchmark_dir", "config_dir", "judgebench_dir"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,3 +24,9 @@ def benchmark_dir() -> Path:
 def config_dir() -> Path:
     """Folder holding the four official config JSONs."""
     return benchmark_dir() / "config"
+
+
+def judgebench_dir() -> Path:
+    """Folder holding the shipped judge meta-evaluation benchmarks (LLMBar, PandaLM, MT-Bench
+    prompts) with their licences and published judge outputs."""
+    return Path(os.environ.get("ALIGNBENCH_JUDGEBENCH_DIR", REPO_ROOT / "data" / "judgebench"))

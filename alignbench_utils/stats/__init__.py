@@ -8,7 +8,9 @@ estimates while counting them. Resampling functions take ``n_boot`` and ``seed``
 """
 
 from .agreement import (
+    human_scores_long,
     inter_judge_agreement,
+    judge_human_agreement,
     pairwise_agreement,
     pointwise_agreement,
     quadratic_kappa,
@@ -50,9 +52,11 @@ __all__ = [
     "combine_orders",
     "compare_models",
     "expected_game_scores",
+    "human_scores_long",
     "inter_judge_agreement",
     "interval_coverage",
     "intervals",
+    "judge_human_agreement",
     "kendall_tau_b",
     "length_controlled_win_rates",
     "mean_lengths",

@@ -2,8 +2,12 @@
 
 Pointwise scores: Pearson, Spearman, Kendall tau-b, quadratic-weighted Cohen's kappa, exact
 and within-1 agreement, each with a percentile bootstrap CI over items (system level: over
-items within each group, then per-group means are correlated). Pairwise verdicts: accuracy,
-both-orders agreement, consistency and position bias. Public names here are stable.
+items within each group, then per-group means are correlated). Judge-human agreement with the
+AlignBench and CritiqueLLM papers' conventions (:func:`judge_human_agreement`): per question
+across models, then averaged ("sample level"), and across model means ("system level"), next
+to the pooled figures; human scores as long records or a wide table
+(:func:`human_scores_long`). Pairwise verdicts: accuracy, both-orders agreement, consistency
+and position bias. Public names here are stable.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau, pearsonr, rankdata, spearmanr
 
+from ..errors import InputError
 from .bootstrap import resample_counts
 
 __all__ = [
+    "human_scores_long",
     "inter_judge_agreement",
+    "judge_human_agreement",
     "pairwise_agreement",
     "pointwise_agreement",
     "quadratic_kappa",
@@ -275,3 +282,142 @@ def test_retest(frame_first: pd.DataFrame, frame_second: pd.DataFrame, *, n_boot
 
 
 test_retest.__test__ = False  # type: ignore[attr-defined]  # not a pytest test function
+
+
+HUMAN_COLUMNS = ("question_id", "model", "human_score")
+
+
+def _question_ids(labels: pd.Index) -> pd.Index:
+    """Column labels as question ids: integers when every label is one (AlignBench's ids)."""
+    text = labels.astype(str).str.strip()
+    return pd.Index(text.astype(int)) if text.str.fullmatch(r"-?\d+").all() else pd.Index(text)
+
+
+def human_scores_long(table: pd.DataFrame, *, model_column: str = "model") -> pd.DataFrame:
+    """Human scores as long records (``question_id, model, human_score``) from a wide table.
+
+    The wide table has one row per model (named by ``model_column``, else by the index) and one
+    column per question id, on any scale; an empty cell means "not rated" and is left out.
+    Column labels that are all integers become integer ids. A long table (with the three
+    columns) is returned as is, checked.
+
+    >>> wide = pd.DataFrame({"model": ["a", "b"], "1": [3, 5], "2": [4, None]})
+    >>> human_scores_long(wide).to_dict("records")  # doctest: +NORMALIZE_WHITESPACE
+    [{'question_id': 1, 'model': 'a', 'human_score': 3.0},
+     {'question_id': 2, 'model': 'a', 'human_score': 4.0},
+     {'question_id': 1, 'model': 'b', 'human_score': 5.0}]
+    """
+    if set(HUMAN_COLUMNS) <= set(table.columns):
+        long = table[list(HUMAN_COLUMNS)].copy()
+    else:
+        wide = table.set_index(model_column) if model_column in table.columns else table
+        if wide.index.duplicated().any():
+            raise InputError(f"model {wide.index[wide.index.duplicated()][0]!r} has two rows",
+                             field=model_column)
+        wide = wide.set_axis(_question_ids(wide.columns), axis=1)
+        long = (wide.rename_axis(index="model", columns="question_id")
+                .stack(future_stack=True).rename("human_score").reset_index())
+        long = long[long["human_score"].notna()][list(HUMAN_COLUMNS)]
+    score = pd.to_numeric(long["human_score"], errors="coerce")
+    bad = score.isna() & long["human_score"].notna()
+    if bad.any():
+        row = long[bad].iloc[0]
+        raise InputError(f"score of model {row['model']!r} on question {row['question_id']} "
+                         f"is not a number: {row['human_score']!r:.40}", field="human_score")
+    if long.duplicated(["question_id", "model"]).any():
+        row = long[long.duplicated(["question_id", "model"])].iloc[0]
+        raise InputError(f"model {row['model']!r} has two scores for question "
+                         f"{row['question_id']}", field="human_score")
+    return long.assign(human_score=score.astype(float)).reset_index(drop=True)
+
+
+def _score_grids(judgments: pd.DataFrame, human: pd.DataFrame
+                 ) -> tuple[np.ndarray, np.ndarray, pd.Index, int]:
+    """Judge and human scores as (questions × models) grids, NaN unless both exist; ids are
+    joined as strings. Also returns the model names and how many pairs were incomplete."""
+    keys = ["question_id", "model"]
+    judge = judgments.assign(score=pd.to_numeric(judgments["score"], errors="coerce")
+                             .where(judgments["status"].eq("ok")))[keys + ["score"]]
+    if judge.duplicated(keys).any():
+        raise ValueError("judgments have duplicated (model, question_id) rows; filter one judge")
+    pairs = (judge.astype({"question_id": str, "model": str})
+             .merge(human.astype({"question_id": str, "model": str}), on=keys, how="outer"))
+    complete = pairs["score"].notna() & pairs["human_score"].notna()
+    grid = pairs[complete].pivot(index="question_id", columns="model",
+                                 values=["score", "human_score"])
+    return (grid["score"].to_numpy(float), grid["human_score"].to_numpy(float),
+            grid["score"].columns, int((~complete).sum()))
+
+
+def _per_question(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, n_boot: int
+                  ) -> tuple[dict[str, float], dict[str, np.ndarray], int, np.ndarray]:
+    """Mean over questions of the correlation across the models that answered each; questions
+    with fewer than two models or constant scores have none and are left out (CritiqueLLM's
+    ``correlation_sample`` skips them the same way). Questions are resampled."""
+    n_q = x.shape[0]
+    weights = resample_counts(rng.integers(0, n_q, size=(n_boot, n_q)), n_q)
+    est, reps = {}, {}
+    for name in _CORRELATIONS:
+        r = np.array([_point(name, a[m], b[m]) if m.sum() >= 2 else np.nan
+                      for a, b, m in zip(x, y, ~np.isnan(x))])
+        valid = ~np.isnan(r)
+        est[name] = float(r[valid].mean()) if valid.any() else float("nan")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            reps[name] = (weights @ np.nan_to_num(r)) / (weights @ valid)
+    return est, reps, int(valid.sum()), weights
+
+
+def _model_means(x: np.ndarray, y: np.ndarray, weights: np.ndarray
+                 ) -> tuple[dict[str, float], dict[str, np.ndarray], int]:
+    """Correlation of per-model mean scores; replicates reuse the resampled questions."""
+    ok = ~np.isnan(x)
+    xf, yf = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
+    counts = ok.sum(axis=0)
+    keep = counts > 0
+    mx, my = xf.sum(0)[keep] / counts[keep], yf.sum(0)[keep] / counts[keep]
+    est = {name: _point(name, mx, my) for name in _CORRELATIONS}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n = weights @ ok[:, keep]
+        bx, by = (weights @ xf[:, keep]) / n, (weights @ yf[:, keep]) / n
+    reps = {name: fn(bx, by) for name, fn in _CORRELATIONS.items()}
+    return est, reps, int(keep.sum())
+
+
+def judge_human_agreement(judgments: pd.DataFrame, human: pd.DataFrame, *, n_boot: int = 2000,
+                          seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """Pointwise judge-human agreement in the AlignBench/CritiqueLLM conventions, long format.
+
+    ``judgments``: a judgments frame of one judge (``model, question_id, status, score``);
+    ``human``: long records or a wide table (:func:`human_scores_long`), any scale. Scores are
+    paired on (model, question_id); a failed judgment or a missing score drops the pair.
+    Columns ``level, metric, estimate, lower, upper, n, n_dropped``:
+
+    - ``level='per_question'`` (the papers' *sample level*): for each question, the Pearson,
+      Spearman and Kendall (tau-b) correlation across the models that answered it, averaged
+      over questions; ``n`` questions used, ``n_dropped`` questions without a correlation.
+    - ``level='system'``: the correlation of per-model mean scores; ``n`` models.
+    - ``level='pooled'``: :func:`pointwise_agreement` over all pairs (its ``sample`` rows:
+      correlations, quadratic kappa, exact and within-1 rates, meaningful only on one scale);
+      ``n_dropped`` counts incomplete pairs.
+
+    CIs resample questions (per question and system level share the same resamples;
+    ``numpy.random.default_rng(seed)``), pooled ones resample pairs.
+
+    >>> j = pd.DataFrame({"model": ["a", "b", "c"] * 2, "question_id": [1, 1, 1, 2, 2, 2],
+    ...                   "status": "ok", "score": [8, 6, 3, 7, 7, 2]})
+    >>> h = pd.DataFrame({"model": ["a", "b", "c"], "1": [5, 4, 1], "2": [4, 5, 1]})
+    >>> t = judge_human_agreement(j, h, n_boot=200).set_index(["level", "metric"])
+    >>> round(float(t.loc[("per_question", "spearman"), "estimate"]), 4)
+    0.933
+    """
+    long = human_scores_long(human)
+    x, y, models, incomplete = _score_grids(judgments, long)
+    rng = np.random.default_rng(seed)
+    est, reps, n_questions, weights = _per_question(x, y, rng, n_boot)
+    rows = _rows("per_question", est, reps, n_questions, x.shape[0] - n_questions, level)
+    est, reps, n_models = _model_means(x, y, weights)
+    rows += _rows("system", est, reps, n_models, len(models) - n_models, level)
+    complete = ~np.isnan(x)
+    pooled = pointwise_agreement(x[complete], y[complete], n_boot=n_boot, seed=seed, level=level)
+    pooled = pooled.assign(level="pooled", n_dropped=incomplete)
+    return pd.concat([pd.DataFrame(rows, columns=_COLUMNS), pooled], ignore_index=True)
