@@ -119,6 +119,18 @@ def test_viewer_loads_cleanly_shows_cjk_and_is_linked_from_the_index(report, bro
         assert frame["question"].iloc[0][:10] in text  # the question column, in Chinese
         assert "WenQuanYi Micro Hei" in tab.evaluate("getComputedStyle(document.body).fontFamily")
         assert tab.evaluate("document.querySelectorAll('#rows .row:not([hidden])').length") < 96
+        last_row = tab.evaluate("""(async () => {  // scrolled to the end, the last row is drawn
+            const scroller = document.getElementById('scroller');
+            scroller.scrollTop = 1e6;
+            await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+            const rows = [...document.querySelectorAll('#rows .row:not([hidden])')];
+            const last = rows[rows.length - 1], box = last.getBoundingClientRect();
+            const view = scroller.getBoundingClientRect();
+            return {visible: box.top >= view.top && box.bottom <= view.bottom,
+                    cells: [...last.children].map(c => c.textContent)}; })()""",
+                                 await_promise=True)
+        expected = frame.iloc[-1][["model", "judge", "category", "subcategory", "question_id"]]
+        assert last_row["visible"] and last_row["cells"][:5] == [str(v) for v in expected]
         assert not tab.errors and not tab.requests, (tab.errors, tab.requests)
         tab.close()
     index = Tab(browser, (report_dir / "index.html").as_uri())
