@@ -52,8 +52,6 @@ STATUSES = ("ok", "parse_failed", "error", "format_error")
 DERIVED_COLUMNS = ("legacy_score",)
 TEMPLATES = Path(__file__).with_name("templates")
 _CLOSING_TAG = re.compile(r"</(script|style)", re.IGNORECASE)
-
-
 _NUMBER_TYPES = (int, float)  # exact types: a bool is no score
 
 
