@@ -23,10 +23,12 @@ from .aggregate import failures_by_model
 from .config import LOCAL, REFERENCE, RunConfig
 from .prompts import template_sha256
 from .provenance import summarize_records
+from .viewer import write_viewer
 
 __all__ = [
     "KERNEL_NAME",
     "MAIN_FIGURES",
+    "VIEWER_PAGE",
     "execute_notebook",
     "provenance",
     "render_index",
@@ -35,6 +37,7 @@ __all__ = [
 ]
 
 KERNEL_NAME = "python3"  # jupyter_client starts it with sys.executable: the venv's python
+VIEWER_PAGE = "viewer.html"  # the judgment viewer (alignbench_utils.viewer), linked by the index
 TEMPLATES = Path(__file__).with_name("templates")
 # Figures shown on the index page, in this order (name → caption); notebook 04 writes them.
 MAIN_FIGURES = {
@@ -177,7 +180,7 @@ def render_index(config: RunConfig, pages: list[Path], info: Mapping[str, Any]) 
     links = [{"href": p.name, "title": p.stem.replace("_", " ", 1)} for p in pages]
     body = _env().get_template("index.html.j2").render(
         info=info, leaderboard_html=table, failures_html=failures, figures=figures, pages=links,
-        link_index=False)
+        link_index=False, viewer_href=VIEWER_PAGE)
     out = config.report_dir / "index.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(body, encoding="utf-8")
@@ -185,8 +188,10 @@ def render_index(config: RunConfig, pages: list[Path], info: Mapping[str, Any]) 
 
 
 def render_report(config: RunConfig) -> list[Path]:
-    """Render every executed notebook of the run and the index; returns all written pages."""
+    """Render every executed notebook of the run, the judgment viewer and the index (which
+    links the viewer); returns all written pages."""
     info = provenance(config)
     executed = sorted((config.run_dir / "notebooks").glob("*.ipynb"))
     pages = [render_notebook(nb, config.report_dir / f"{nb.stem}.html", info) for nb in executed]
-    return [*pages, render_index(config, pages, info)]
+    viewer = write_viewer(config.run_dir, config.report_dir / VIEWER_PAGE, info=info)
+    return [*pages, viewer, render_index(config, pages, info)]

@@ -63,6 +63,19 @@ def judgment_records(judge: str, models: dict[str, float] | None = None, per_cat
     return out
 
 
+def shared_answer_records(judges: tuple[str, ...] = ("judge-a", "judge-b")) -> list[dict[str, Any]]:
+    """Records of several judges over the same answers, as in a real run (seeds differ per
+    judge), the first parse failure re-asked once."""
+    records = [rec for index, judge in enumerate(judges)
+               for rec in judgment_records(judge, seed=index)]
+    answers = {(r["model"], r["question_id"]): r["answer"] for r in records}
+    for rec in records:
+        rec["answer"] = answers[rec["model"], rec["question_id"]]
+    failed = next(r for r in records if r["status"] == "parse_failed")
+    failed.update(reasks=1, judgment_history=["第一次输出：没有分数"], parse_method="none")
+    return records
+
+
 def write_run(run_dir: Path, judges: tuple[str, ...] = ("judge-a",), **kwargs: Any) -> Path:
     """Write judgments/<judge>/<model>.jsonl for each judge (seeds differ per judge)."""
     for index, judge in enumerate(judges):

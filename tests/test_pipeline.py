@@ -69,7 +69,7 @@ def test_run_end_to_end_resumes_and_leaks_no_key(tmp_path, fault_server, monkeyp
     assert (run_dir / "figures" / "radar.svg").is_file()
 
     pages = sorted(p.name for p in report_dir.glob("*.html"))
-    assert pages == sorted([f"{n}.html" for n in NOTEBOOKS] + ["index.html"])
+    assert pages == sorted([f"{n}.html" for n in NOTEBOOKS] + ["index.html", "viewer.html"])
     template_hash = prompts.template_sha256()
     for page in report_dir.glob("*.html"):
         html = page.read_text(encoding="utf-8")

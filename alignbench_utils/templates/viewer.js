@@ -1,0 +1,590 @@
+/* The alignbench judgment viewer. Vanilla JS, no network: the data is the JSON in
+ * #viewer-data (written by alignbench_utils/viewer.py, format alignbench-viewer/1).
+ *
+ * Scale: rows are virtualised (only the visible ones are in the DOM); numeric columns are
+ * typed arrays; search runs over the lowercase text of each distinct question, answer and
+ * critique (computed once), narrowing the last hits when the query only grows; the sorted
+ * order is cached per sort key, so a filter change is one pass over the rows.
+ * The filter state lives in the URL query (history.replaceState), so a link reopens it. */
+"use strict";
+(() => {
+  const DATA = JSON.parse(document.getElementById("viewer-data").textContent);
+  performance.mark("viewer:data");
+  const N = DATA.n;
+  const ROW_H = 28;
+  const OVERSCAN = 12;
+  const NONE = "(none)";
+  const FACETS = ["kind", "model", "judge", "category", "subcategory", "status"];
+  const SEARCHED = ["question", "answer", "judgment"];
+  // Identity of a row per kind: the item key in the URL (?item=...) and the side-by-side pairs.
+  const KINDS = { pointwise: { key: ["judge", "model", "question_id"] } };
+  // Shown in their own sections of an opened item, so left out of its "record" table.
+  const SHOWN = new Set(["kind", "model", "judge", "category", "subcategory", "question_id",
+    "question", "reference", "answer", "judgment", "status", "score", "error",
+    "judgment_history", "reasks", "reask_strategy", "parse_method", "request", "prompt_sha256",
+    "template_sha256"]);
+  const TABLE = [
+    { key: "model", label: "model", width: "minmax(100px, 1.2fr)" },
+    { key: "judge", label: "judge", width: "minmax(90px, 1fr)" },
+    { key: "category", label: "category", width: "80px" },
+    { key: "subcategory", label: "subcategory", width: "100px" },
+    { key: "question_id", label: "question", width: "74px", num: true },
+    { key: "status", label: "status", width: "96px" },
+    { key: "score", label: "score", width: "56px", num: true },
+    { key: "dimensions", label: "dimensions", width: "minmax(220px, 2.2fr)" },
+    { key: "question", label: "question text", width: "minmax(200px, 3fr)" },
+  ];
+  const $ = (id) => document.getElementById(id);
+  const collator = new Intl.Collator("zh", { numeric: true });
+
+  // ---------- columns ----------
+  const identity = (n) => { const a = new Int32Array(n); for (let i = 0; i < n; i++) a[i] = i; return a; };
+  function decode(encoded) {
+    if (!encoded || encoded.numbers) {
+      const out = new Float64Array(N).fill(NaN);
+      if (encoded) encoded.numbers.forEach((v, i) => { if (v !== null) out[i] = v; });
+      return { numbers: out };
+    }
+    return { values: encoded.values, codes: encoded.codes ? Int32Array.from(encoded.codes) : identity(N),
+             json: !!encoded.json };
+  }
+  const COLS = {};
+  const col = (name) => COLS[name] || (COLS[name] = decode(DATA.columns[name]));
+  const fmt = (v) => (Number.isNaN(v) ? "" : String(Math.round(v * 100) / 100));
+  function value(name, i) {  // display text of a cell
+    const c = col(name);
+    if (c.numbers) return fmt(c.numbers[i]);
+    const v = c.values[c.codes[i]];
+    return v === null ? "" : v;
+  }
+  function parsed(name, i) {  // a JSON column's value as data
+    const c = col(name);
+    if (c.numbers) return Number.isNaN(c.numbers[i]) ? null : c.numbers[i];
+    const v = c.values[c.codes[i]];
+    return c.json && v !== null ? JSON.parse(v) : v;
+  }
+  function facetColumn(name) {  // every facet as a dictionary column (an all-null one too)
+    const c = col(name);
+    if (c.values) return c;
+    return (COLS["facet:" + name] = COLS["facet:" + name] || { values: [null], codes: new Int32Array(N) });
+  }
+  const label = (v) => (v === null ? NONE : v);
+  const DIM_NAMES = DATA.dimensions.names;
+  const DIMS = new Map(DIM_NAMES.map((name, k) => [name, decode({ numbers: DATA.dimensions.numbers[k] }).numbers]));
+
+  // Lowercase text of every distinct searched value: computed once, right after the first
+  // render (or by the first search, if that comes sooner).
+  let HAY = null;
+  const haystacks = () => HAY || (HAY = SEARCHED.map((name) =>
+    (col(name).values || []).map((v) => (v ? v.toLowerCase() : ""))));
+  const searchCache = SEARCHED.map(() => ({ query: "", hits: null }));
+  function hitsFor(k, query) {
+    const hay = haystacks()[k];
+    const cache = searchCache[k];
+    const hits = new Uint8Array(hay.length);
+    if (cache.hits && cache.query && query.includes(cache.query)) {
+      const prev = cache.hits;  // a longer query only matches where the shorter one did
+      for (let j = 0; j < hay.length; j++) if (prev[j] && hay[j].includes(query)) hits[j] = 1;
+    } else {
+      for (let j = 0; j < hay.length; j++) if (hay[j].includes(query)) hits[j] = 1;
+    }
+    cache.query = query;
+    cache.hits = hits;
+    return hits;
+  }
+
+  // ---------- row identity, partners ----------
+  const kindOf = (i) => value("kind", i) || "pointwise";
+  const keyOf = (i) => KINDS[kindOf(i)].key.map((name) => value(name, i)).join("|");
+  let rowByKey = null;
+  function findRow(key) {
+    if (!rowByKey) { rowByKey = new Map(); for (let i = 0; i < N; i++) rowByKey.set(keyOf(i), i); }
+    const i = rowByKey.get(key);
+    return i === undefined ? -1 : i;
+  }
+  let rowsByQuestion = null;  // kind + question_id → rows (for side by side)
+  function sameQuestion(i) {
+    const q = (j) => kindOf(j) + "|" + value("question_id", j);
+    if (!rowsByQuestion) {
+      rowsByQuestion = new Map();
+      for (let j = 0; j < N; j++) {
+        const k = q(j);
+        if (!rowsByQuestion.has(k)) rowsByQuestion.set(k, []);
+        rowsByQuestion.get(k).push(j);
+      }
+    }
+    return rowsByQuestion.get(q(i)) || [];
+  }
+  let itemIds = null;  // the item (kind, model, question) of every row, as a small integer
+  function items() {
+    if (itemIds) return itemIds;
+    const ids = new Map();
+    itemIds = new Int32Array(N);
+    for (let i = 0; i < N; i++) {
+      const item = kindOf(i) + "|" + value("model", i) + "|" + value("question_id", i);
+      let id = ids.get(item);
+      if (id === undefined) ids.set(item, (id = ids.size));
+      itemIds[i] = id;
+    }
+    itemIds.count = ids.size;
+    return itemIds;
+  }
+  const partnerCache = new Map();  // judge → Int32Array: the row of the same item by that judge
+  function partnersBy(judge) {
+    if (partnerCache.has(judge)) return partnerCache.get(judge);
+    const ids = items();
+    const judges = facetColumn("judge");
+    const code = judges.values.indexOf(judge);
+    const byItem = new Int32Array(ids.count).fill(-1);
+    for (let i = 0; i < N; i++) if (judges.codes[i] === code) byItem[ids[i]] = i;
+    const out = new Int32Array(N);
+    for (let i = 0; i < N; i++) out[i] = byItem[ids[i]];
+    partnerCache.set(judge, out);
+    return out;
+  }
+
+  // ---------- state <-> URL ----------
+  const RANGES = { score: ["score_min", "score_max"], dim: ["dim_min", "dim_max"], vs: ["vs_min", "vs_max"] };
+  const state = { facets: {}, q: "", dim: "", vs_judge: "", sort: "", desc: false, item: "", side: "",
+                  score_min: NaN, score_max: NaN, dim_min: NaN, dim_max: NaN, vs_min: NaN, vs_max: NaN };
+  const number = (text) => (text === null || text === "" ? NaN : Number(text));
+  function readUrl() {
+    const p = new URLSearchParams(location.search);
+    for (const f of FACETS) state.facets[f] = new Set(p.getAll(f));
+    for (const name of ["q", "dim", "vs_judge", "item", "side"]) state[name] = p.get(name) || "";
+    for (const pair of Object.values(RANGES)) for (const name of pair) state[name] = number(p.get(name));
+    const sort = p.get("sort") || "";
+    state.desc = sort.startsWith("-");
+    state.sort = state.desc ? sort.slice(1) : sort;
+  }
+  function writeUrl() {
+    const p = new URLSearchParams();
+    for (const f of FACETS) for (const v of state.facets[f]) p.append(f, v);
+    for (const name of ["q", "dim", "vs_judge"]) if (state[name]) p.set(name, state[name]);
+    for (const pair of Object.values(RANGES)) for (const name of pair) if (!Number.isNaN(state[name])) p.set(name, state[name]);
+    if (state.sort) p.set("sort", (state.desc ? "-" : "") + state.sort);
+    if (state.item) p.set("item", state.item);
+    if (state.item && state.side) p.set("side", state.side);
+    const query = p.toString();
+    history.replaceState(null, "", query ? "?" + query : location.pathname);
+  }
+
+  // ---------- sorting ----------
+  const orderCache = new Map();
+  function sortKeyValues(key) {  // Float64Array of numbers, or ranks of dictionary values
+    if (key.startsWith("dim:")) return DIMS.get(key.slice(4)) || new Float64Array(N).fill(NaN);
+    const c = key === "dimensions" ? null : col(key);
+    if (!c) return null;
+    if (c.numbers) return c.numbers;
+    const ranks = new Float64Array(c.values.length);
+    c.values.map((v, k) => [v, k]).sort((a, b) => (a[0] === null) - (b[0] === null) || collator.compare(a[0] || "", b[0] || ""))
+      .forEach(([v, k], r) => { ranks[k] = v === null ? NaN : r; });
+    const out = new Float64Array(N);
+    for (let i = 0; i < N; i++) out[i] = ranks[c.codes[i]];
+    return out;
+  }
+  function currentOrder() {
+    const key = state.sort === "dimensions" && state.dim ? "dim:" + state.dim : state.sort;
+    const id = (state.desc ? "-" : "") + key;
+    if (orderCache.has(id)) return orderCache.get(id);
+    const order = identity(N);
+    const values = key ? sortKeyValues(key) : null;
+    if (values) {
+      const sign = state.desc ? -1 : 1;
+      order.sort((a, b) => {
+        const x = values[a], y = values[b];
+        const xn = Number.isNaN(x), yn = Number.isNaN(y);
+        if (xn || yn) return xn === yn ? a - b : xn ? 1 : -1;  // missing last either way
+        return x === y ? a - b : (x < y ? -sign : sign);
+      });
+    }
+    orderCache.set(id, order);
+    return order;
+  }
+
+  // ---------- filtering ----------
+  const VISIBLE = new Int32Array(N);
+  let visibleCount = 0;
+  function allowedCodes(name) {
+    const chosen = state.facets[name];
+    if (!chosen || !chosen.size) return null;
+    const c = facetColumn(name);
+    return { codes: c.codes, ok: Uint8Array.from(c.values, (v) => (chosen.has(label(v)) ? 1 : 0)) };
+  }
+  const inRange = (v, lo, hi) => !Number.isNaN(v) && !(v < lo) && !(v > hi);
+  const hasRange = (lo, hi) => !Number.isNaN(lo) || !Number.isNaN(hi);
+  function filterRows() {
+    const facets = FACETS.map(allowedCodes).filter(Boolean);
+    const query = state.q.trim().toLowerCase();
+    const searched = query ? SEARCHED.map((name, k) => ({ codes: col(name).codes, hits: hitsFor(k, query) }))
+      .filter((s) => s.codes) : null;
+    const score = col("score").numbers;
+    const scoreOn = hasRange(state.score_min, state.score_max);
+    const dim = state.dim ? DIMS.get(state.dim) || new Float64Array(N).fill(NaN) : null;
+    const partner = state.vs_judge ? partnersBy(state.vs_judge) : null;
+    const vsOn = hasRange(state.vs_min, state.vs_max);
+    const order = currentOrder();
+    let n = 0;
+    rows: for (let r = 0; r < N; r++) {
+      const i = order[r];
+      for (const f of facets) if (!f.ok[f.codes[i]]) continue rows;
+      if (scoreOn && !inRange(score[i], state.score_min, state.score_max)) continue;
+      if (dim && !inRange(dim[i], state.dim_min, state.dim_max)) continue;
+      if (partner) {
+        const j = partner[i];
+        if (j < 0 || (vsOn && !inRange(score[j], state.vs_min, state.vs_max))) continue;
+      }
+      if (searched) {
+        let hit = false;
+        for (const s of searched) if (s.hits[s.codes[i]]) { hit = true; break; }
+        if (!hit) continue;
+      }
+      VISIBLE[n++] = i;
+    }
+    visibleCount = n;
+  }
+
+  // ---------- the table (virtualised) ----------
+  const scroller = $("scroller"), rowsEl = $("rows"), canvas = $("canvas"), head = $("head");
+  document.documentElement.style.setProperty("--columns", TABLE.map((c) => c.width).join(" "));
+  document.documentElement.style.setProperty("--row-h", ROW_H + "px");
+  const pool = [];
+  function dimsText(i) {
+    const parts = [];
+    for (const [name, values] of DIMS) if (!Number.isNaN(values[i])) parts.push(name + " " + fmt(values[i]));
+    if (state.dim && DIMS.has(state.dim)) {  // the chosen dimension first
+      const k = parts.findIndex((p) => p.startsWith(state.dim + " "));
+      if (k > 0) parts.unshift(parts.splice(k, 1)[0]);
+    }
+    return parts.join(" · ");
+  }
+  function cellText(key, i) {
+    if (key === "dimensions") return dimsText(i);
+    if (key === "question") return value("question", i).slice(0, 200);
+    return value(key, i);
+  }
+  function rowElement() {
+    const row = document.createElement("div");
+    row.className = "row";
+    row.setAttribute("role", "row");
+    row.tabIndex = 0;  // Tab reaches the visible rows, Enter opens one
+    for (const c of TABLE) {
+      const cell = document.createElement("span");
+      if (c.num) cell.className = "num";
+      row.appendChild(cell);
+    }
+    row.addEventListener("click", () => openItem(Number(row.dataset.row)));
+    rowsEl.appendChild(row);
+    return row;
+  }
+  function renderRows() {
+    const top = scroller.scrollTop;
+    const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
+    const last = Math.min(visibleCount, Math.ceil((top + scroller.clientHeight) / ROW_H) + OVERSCAN);
+    rowsEl.style.transform = `translateY(${first * ROW_H}px)`;
+    const openRow = state.item ? findRow(state.item) : -1;
+    while (pool.length < last - first) pool.push(rowElement());
+    pool.forEach((row, slot) => {
+      const r = first + slot;
+      if (r >= last) { row.hidden = true; return; }
+      const i = VISIBLE[r];
+      row.hidden = false;
+      row.dataset.row = i;
+      row.classList.toggle("open", i === openRow);
+      TABLE.forEach((c, k) => {
+        const cell = row.children[k];
+        cell.textContent = cellText(c.key, i);
+        if (c.key === "status") cell.className = "status-" + cell.textContent;
+        if (c.key === "dimensions" || c.key === "question") cell.title = cell.textContent;
+      });
+    });
+  }
+  let scrollPending = false;
+  scroller.addEventListener("scroll", () => {
+    if (scrollPending) return;
+    scrollPending = true;
+    requestAnimationFrame(() => { scrollPending = false; renderRows(); });
+  });
+  window.addEventListener("resize", renderRows);
+
+  function renderHead() {
+    head.replaceChildren(...TABLE.map((c) => {
+      const cell = document.createElement("span");
+      cell.textContent = c.label;
+      if (c.num) cell.className = "num";
+      const unsortable = c.key === "dimensions" && !state.dim;
+      if (unsortable) { cell.classList.add("unsortable"); cell.title = "choose a dimension (left) to sort by it"; }
+      if (!unsortable && state.sort === c.key) cell.setAttribute("aria-sort", state.desc ? "descending" : "ascending");
+      cell.addEventListener("click", () => {
+        if (unsortable) return;
+        if (state.sort === c.key) {
+          if (state.desc) { state.sort = ""; state.desc = false; } else state.desc = true;  // asc → desc → off
+        } else { state.sort = c.key; state.desc = false; }
+        renderHead();
+        refresh(false);
+      });
+      return cell;
+    }));
+  }
+
+  function refresh(toTop = true) {
+    filterRows();
+    canvas.style.height = visibleCount * ROW_H + "px";
+    if (toTop) scroller.scrollTop = 0;
+    renderRows();
+    $("count").textContent = `${visibleCount.toLocaleString("en")} of ${N.toLocaleString("en")} judgments`;
+    const empty = $("empty");
+    empty.hidden = visibleCount > 0;
+    empty.textContent = N ? "No judgment matches these filters." : "No judgments in this run yet.";
+    writeUrl();
+  }
+
+  // ---------- filter controls ----------
+  function buildFacets() {
+    const box = $("facets");
+    for (const name of FACETS) {
+      const c = facetColumn(name);
+      const counts = new Map();
+      for (let i = 0; i < N; i++) { const v = label(c.values[c.codes[i]]); counts.set(v, (counts.get(v) || 0) + 1); }
+      if (name === "kind" && counts.size < 2) continue;
+      let values = [...counts.keys()].sort(collator.compare);
+      if (name === "status") values = [...new Set([...DATA.statuses, ...values])];
+      for (const v of state.facets[name]) if (!values.includes(v)) values.push(v);  // from a link
+      const set = document.createElement("fieldset");
+      set.className = "facet";
+      set.dataset.facet = name;
+      const legend = document.createElement("legend");
+      legend.textContent = name;
+      const list = document.createElement("div");
+      list.className = "values";
+      for (const v of values) {
+        const item = document.createElement("label");
+        const box = document.createElement("input");
+        box.type = "checkbox";
+        box.value = v;
+        box.checked = state.facets[name].has(v);
+        const text = document.createElement("span");
+        text.textContent = v;
+        if (name === "status") text.className = "status-" + v;
+        const n = document.createElement("span");
+        n.className = "n";
+        n.textContent = (counts.get(v) || 0).toLocaleString("en");
+        item.append(box, text, n);
+        list.appendChild(item);
+      }
+      list.addEventListener("change", (event) => {
+        const chosen = state.facets[name];
+        if (event.target.checked) chosen.add(event.target.value); else chosen.delete(event.target.value);
+        refresh();
+      });
+      set.append(legend, list);
+      box.appendChild(set);
+    }
+  }
+  function fillSelect(select, names) {
+    for (const name of names) {
+      const option = document.createElement("option");
+      option.value = option.textContent = name;
+      select.appendChild(option);
+    }
+  }
+  function bindControls() {
+    const search = $("search");
+    search.value = state.q;
+    search.addEventListener("input", () => { state.q = search.value; refresh(); });
+    const judges = facetColumn("judge").values.filter((v) => v !== null).sort(collator.compare);
+    fillSelect($("dim"), DIM_NAMES);
+    fillSelect($("vs-judge"), judges);
+    for (const [id, name] of [["dim", "dim"], ["vs-judge", "vs_judge"]]) {
+      const select = $(id);
+      if (state[name] && ![...select.options].some((o) => o.value === state[name])) fillSelect(select, [state[name]]);
+      select.value = state[name];
+      select.addEventListener("change", () => { state[name] = select.value; renderHead(); refresh(); });
+    }
+    for (const name of Object.values(RANGES).flat()) {
+      const input = $(name.replace("_", "-"));
+      input.value = Number.isNaN(state[name]) ? "" : state[name];
+      input.addEventListener("input", () => { state[name] = number(input.value); refresh(); });
+    }
+    $("reset").addEventListener("click", () => {  // filters only: sort and opened item stay
+      for (const f of FACETS) state.facets[f] = new Set();
+      state.q = state.dim = state.vs_judge = "";
+      for (const name of Object.values(RANGES).flat()) state[name] = NaN;
+      for (const input of document.querySelectorAll("#filters input")) {
+        if (input.type === "checkbox") input.checked = false; else input.value = "";
+      }
+      for (const select of document.querySelectorAll("#filters select")) select.value = "";
+      renderHead();
+      refresh();
+    });
+  }
+
+  // ---------- an opened item ----------
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    Object.assign(node, props || {});
+    for (const child of children) if (child !== null && child !== undefined) node.append(child);
+    return node;
+  }
+  const section = (title, ...content) => [el("h3", { textContent: title }), ...content];
+  const textBlock = (text, className = "text") => el("div", { className, textContent: text });
+  const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+  // The critique with the parsed scores highlighted: every dimension or overall-score name
+  // (with the number after it, if any) is marked with its parsed value, and the final score
+  // dict (the last {...} holding an overall key) is marked as a whole.
+  function highlighted(text, i) {
+    const parsedScore = new Map(DIM_NAMES.map((name) => [name, DIMS.get(name)[i]]));
+    for (const key of DATA.overall_keys) parsedScore.set(key, col("score").numbers[i]);
+    const out = el("div", { className: "text critique" });
+    if (!text) { out.textContent = "(empty)"; return out; }
+    const names = [...parsedScore.keys()].sort((a, b) => b.length - a.length);  // longest first
+    const pattern = new RegExp(`(?:${names.map(escapeRe).join("|")})(?:["'’”]?\\s*[:：=]\\s*\\d+(?:\\.\\d+)?)?`, "g");
+    const markNames = (part, into) => {
+      let at = 0;
+      for (const m of part.matchAll(pattern)) {
+        into.append(part.slice(at, m.index));
+        const name = names.find((k) => m[0].startsWith(k));
+        const v = parsedScore.get(name);
+        into.append(el("mark", { className: "dim", textContent: m[0],
+                                 title: Number.isNaN(v) ? `${name}: no parsed score` : `${name}: parsed ${fmt(v)}` }));
+        at = m.index + m[0].length;
+      }
+      into.append(part.slice(at));
+    };
+    let dictStart = -1, dictEnd = -1;
+    const overallAt = Math.max(...DATA.overall_keys.map((k) => text.lastIndexOf(k)));
+    if (overallAt >= 0) {
+      dictStart = Math.max(text.lastIndexOf("{", overallAt), text.lastIndexOf("｛", overallAt));
+      const ends = ["}", "｝"].map((b) => text.indexOf(b, overallAt)).filter((e) => e >= 0);
+      dictEnd = ends.length ? Math.min(...ends) + 1 : -1;
+    }
+    if (dictStart >= 0 && dictEnd > dictStart) {
+      markNames(text.slice(0, dictStart), out);
+      const dict = el("mark", { className: "scores", title: "the score dict" });
+      markNames(text.slice(dictStart, dictEnd), dict);
+      out.append(dict);
+      markNames(text.slice(dictEnd), out);
+    } else {
+      markNames(text, out);
+    }
+    return out;
+  }
+  function kvTable(pairs) {
+    return el("table", { className: "kv" }, ...pairs.map(([k, v, mono]) =>
+      el("tr", null, el("td", { textContent: k }), el("td", { textContent: v, className: mono ? "mono" : "" }))));
+  }
+  function scoresTable(i) {
+    const pairs = [["overall score", value("score", i) || "—"]];
+    for (const [name, values] of DIMS) if (!Number.isNaN(values[i])) pairs.push([name, fmt(values[i])]);
+    return kvTable(pairs);
+  }
+  function rawOutputs(i) {
+    const history = parsed("judgment_history", i) || [];
+    const outputs = [...history, value("judgment", i)];
+    const reasks = value("reasks", i);
+    const notes = kvTable([["re-asks", reasks || "0"], ["re-ask strategy", value("reask_strategy", i) || "—"],
+                           ["parser rule", value("parse_method", i) || "—"]]);
+    const blocks = outputs.map((text, k) => [
+      el("h3", { textContent: k === 0 ? "raw output 1 (first ask)" : `raw output ${k + 1} (re-ask ${k})` +
+                              (k === outputs.length - 1 ? ", final" : "") }),
+      textBlock(text || "(empty)")]);
+    return [notes, ...blocks.flat()];
+  }
+  function recordFields(i) {
+    const names = Object.keys(DATA.columns).filter((name) => !SHOWN.has(name));
+    return kvTable(names.map((name) => [name, value(name, i), true]).filter(([, v]) => v !== ""));
+  }
+  function card(i) {
+    const status = value("status", i);
+    const request = parsed("request", i);
+    return el("div", { className: "card" },
+      el("div", { className: "card-head" },
+        `${value("model", i)} · judged by ${value("judge", i)} · `,
+        el("span", { className: "status-" + status, textContent: status }),
+        status === "ok" ? ` · score ${value("score", i)}` : ""),
+      ...section("answer", textBlock(value("answer", i) || "(empty)")),
+      ...section("critique (parsed scores highlighted)", highlighted(value("judgment", i), i)),
+      value("error", i) ? el("p", { className: "error-text", textContent: "error: " + value("error", i) }) : null,
+      ...section("parsed scores", scoresTable(i)),
+      ...section("request", kvTable([
+        ["prompt_sha256", value("prompt_sha256", i), true], ["template_sha256", value("template_sha256", i), true]])),
+      textBlock(request === null ? "(not recorded)" : JSON.stringify(request, null, 2), "text mono"),
+      el("details", { className: "raw", open: status !== "ok" || value("reasks", i) > 0 },  // open when it matters
+        el("summary", { textContent: "every raw output and re-ask" }), ...rawOutputs(i)),
+      el("details", { className: "record" }, el("summary", { textContent: "all other record fields" }), recordFields(i)));
+  }
+  function sideOptions(i) {
+    const out = [];
+    for (const j of sameQuestion(i)) {
+      if (j === i) continue;
+      if (value("model", j) === value("model", i)) out.push(["judge:" + value("judge", j), j]);
+      else if (value("judge", j) === value("judge", i)) out.push(["model:" + value("model", j), j]);
+    }
+    return out.sort((a, b) => collator.compare(a[0], b[0]));
+  }
+  function renderDetail() {
+    const i = state.item ? findRow(state.item) : -1;
+    const panel = $("detail");
+    panel.hidden = i < 0;
+    if (i < 0) return;
+    const options = sideOptions(i);
+    const side = $("side");
+    side.replaceChildren(el("option", { value: "", textContent: "(nothing)" }),
+      ...options.map(([name]) => el("option", { value: name, textContent: name.replace(":", ": ") })));
+    const other = options.find(([name]) => name === state.side);
+    side.value = other ? state.side : "";
+    $("detail-title").textContent = `question ${value("question_id", i)} · ${value("category", i)} / ${value("subcategory", i)}`;
+    const cards = other ? [card(i), card(other[1])] : [card(i)];
+    const columns = el("div", { className: "columns" }, ...cards);
+    columns.style.setProperty("--n", cards.length);
+    $("detail-body").replaceChildren(
+      ...section("question", textBlock(value("question", i))),
+      ...section("reference answer", textBlock(value("reference", i) || "(none)")),
+      columns);
+    $("detail-body").scrollTop = 0;
+  }
+  function openItem(i) {
+    state.item = i < 0 ? "" : keyOf(i);
+    if (i < 0) state.side = "";
+    renderDetail();
+    renderRows();
+    writeUrl();
+  }
+  function step(delta) {
+    const i = findRow(state.item);
+    const r = VISIBLE.subarray(0, visibleCount).indexOf(i);
+    const next = r + delta;
+    if (r < 0 || next < 0 || next >= visibleCount) return;
+    openItem(VISIBLE[next]);
+    const top = next * ROW_H;
+    if (top < scroller.scrollTop || top > scroller.scrollTop + scroller.clientHeight - ROW_H) scroller.scrollTop = top - ROW_H * 3;
+  }
+  $("close").addEventListener("click", () => openItem(-1));
+  $("prev").addEventListener("click", () => step(-1));
+  $("next").addEventListener("click", () => step(1));
+  $("side").addEventListener("change", (event) => { state.side = event.target.value; renderDetail(); writeUrl(); });
+  document.addEventListener("keydown", (event) => {
+    if (event.target.closest && event.target.closest("input, select, textarea")) return;
+    if (event.key === "Enter" && event.target.classList.contains("row")) openItem(Number(event.target.dataset.row));
+    else if (event.key === "Escape" && state.item) openItem(-1);
+    else if (event.key === "j" && state.item) step(1);
+    else if (event.key === "k" && state.item) step(-1);
+  });
+
+  // ---------- start ----------
+  // For tests and benchmarks: the filtered rows as item keys, in table order.
+  const api = {
+    count: () => visibleCount,
+    rows: () => Array.from(VISIBLE.subarray(0, visibleCount), (i) => KINDS[kindOf(i)].key.map((name) => parsed(name, i))),
+  };
+  window.__viewer = api;
+  readUrl();
+  buildFacets();
+  bindControls();
+  renderHead();
+  refresh(false);
+  renderDetail();
+  window.__viewerReady = performance.now();
+  setTimeout(() => { haystacks(); performance.mark("viewer:search-ready"); }, 0);
+})();

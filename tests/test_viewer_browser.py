@@ -1,0 +1,226 @@
+"""The judgment viewer (reports/<run>/viewer.html) driven in headless Chromium
+(tests/browser.py): clean load from file:// (also when copied elsewhere), deep links that show
+exactly the rows a pandas filter of the same records gives, search, an opened item with its
+critique, raw outputs and a second judge side by side, CJK text, markup in records shown as
+text."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pandas as pd
+import pytest
+from browser import Browser, Tab, need_chromium
+from run_fixtures import shared_answer_records
+
+from alignbench_utils.aggregate import judgments_frame
+from alignbench_utils.config import parse_config
+from alignbench_utils.data import write_jsonl
+from alignbench_utils.report import VIEWER_PAGE, render_report
+
+HOSTILE = '</script><img src=x onerror="window.__pwned = 1"><b>粗体</b>'
+DIM = "事实正确性"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    """A rendered report (no notebooks needed) of two judges × three models × 16 questions."""
+    root = tmp_path_factory.mktemp("viewer")
+    config = parse_config({
+        "name": "viewer", "models": [{"name": "strong", "base_url": "reference"}],
+        "judges": [{"name": "judge-a", "base_url": "http://127.0.0.1:9/v1", "model_id": "j"}],
+        "output": {"run_dir": str(root / "run"), "report_dir": str(root / "report")}})
+    records = shared_answer_records()
+    records[1]["answer"] = HOSTILE
+    for judge in ("judge-a", "judge-b"):
+        for model in ("reference", "strong", "weak"):
+            write_jsonl([r for r in records if r["judge"] == judge and r["model"] == model],
+                        config.run_dir / "judgments" / judge / f"{model}.jsonl")
+    render_report(config)
+    return config.report_dir, judgments_frame(config.run_dir / "judgments")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory) -> Iterator[Browser]:
+    need_chromium()
+    chromium = Browser(tmp_path_factory.mktemp("profile"))
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+def open_viewer(browser: Browser, page: Path, query: str = "") -> Tab:
+    tab = Tab(browser, page.as_uri() + query)
+    tab.wait_until("window.__viewerReady")
+    return tab
+
+
+def keys(frame: pd.DataFrame) -> list[list]:
+    return frame[["judge", "model", "question_id"]].values.tolist()
+
+
+def item(row: pd.Series) -> str:
+    return f"{row['judge']}|{row['model']}|{row['question_id']}"
+
+
+def dim(frame: pd.DataFrame, name: str) -> pd.Series:
+    return frame["dimensions"].map(lambda d: d.get(name, float("nan")))
+
+
+def expected_rows(frame: pd.DataFrame, case: str) -> pd.DataFrame:
+    """The same filter as each deep link of test_deep_links_show_exactly_the_expected_rows."""
+    if case == "facets":
+        picked = frame[frame["model"].isin(["strong", "weak"])
+                       & frame["category"].isin(["逻辑推理", "数学计算"])
+                       & frame["status"].eq("ok") & frame["judge"].eq("judge-a")]
+        return picked.sort_values("score", ascending=False, kind="stable")
+    if case == "ranges":
+        picked = frame[frame["score"].between(7, 9) & (dim(frame, DIM) >= 8)]
+        return picked.sort_values("model", kind="stable")
+    if case == "judge_pair":
+        other = frame[frame["judge"] == "judge-b"].set_index(["model", "question_id"])["score"]
+        mine = frame[frame["judge"] == "judge-a"]
+        other_score = pd.Series(list(zip(mine["model"], mine["question_id"])),
+                                index=mine.index).map(other)
+        return mine[other_score <= 6]
+    if case == "search":
+        text = frame["question"] + "\0" + frame["answer"] + "\0" + frame["judgment"]
+        return frame[text.str.lower().str.contains("beauty", regex=False)]
+    if case == "none":
+        return frame[frame["status"] == "format_error"]
+    raise ValueError(case)
+
+
+DEEP_LINKS = {
+    "facets": [("model", "strong"), ("model", "weak"), ("category", "逻辑推理"),
+               ("category", "数学计算"), ("status", "ok"), ("judge", "judge-a"),
+               ("sort", "-score")],
+    "ranges": [("score_min", "7"), ("score_max", "9"), ("dim", DIM), ("dim_min", "8"),
+               ("sort", "model")],
+    "judge_pair": [("judge", "judge-a"), ("vs_judge", "judge-b"), ("vs_max", "6")],
+    "search": [("q", "BEAUTY")],
+    "none": [("status", "format_error")],
+}
+
+
+def test_viewer_loads_cleanly_shows_cjk_and_is_linked_from_the_index(report, browser,
+                                                                     tmp_path):
+    report_dir, frame = report
+    copied = shutil.copytree(report_dir, tmp_path / "mailed")  # works wherever it lands
+    for page in (report_dir / VIEWER_PAGE, copied / VIEWER_PAGE):
+        tab = open_viewer(browser, page)
+        assert tab.evaluate("window.__viewer.count()") == len(frame) == 96
+        text = tab.evaluate("document.body.innerText")
+        assert "逻辑推理" in text and "96 of 96 judgments" in text
+        assert frame["question"].iloc[0][:10] in text  # the question column, in Chinese
+        assert "WenQuanYi Micro Hei" in tab.evaluate("getComputedStyle(document.body).fontFamily")
+        assert tab.evaluate("document.querySelectorAll('#rows .row:not([hidden])').length") < 96
+        last_row = tab.evaluate("""(async () => {  // scrolled to the end, the last row is drawn
+            const scroller = document.getElementById('scroller');
+            scroller.scrollTop = 1e6;
+            await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+            const rows = [...document.querySelectorAll('#rows .row:not([hidden])')];
+            const last = rows[rows.length - 1], box = last.getBoundingClientRect();
+            const view = scroller.getBoundingClientRect();
+            return {visible: box.top >= view.top && box.bottom <= view.bottom,
+                    cells: [...last.children].map(c => c.textContent)}; })()""",
+                                 await_promise=True)
+        expected = frame.iloc[-1][["model", "judge", "category", "subcategory", "question_id"]]
+        assert last_row["visible"] and last_row["cells"][:5] == [str(v) for v in expected]
+        assert not tab.errors and not tab.requests, (tab.errors, tab.requests)
+        tab.close()
+    index = Tab(browser, (report_dir / "index.html").as_uri())
+    index.click(f'a[href="{VIEWER_PAGE}"]')
+    index.wait_until("window.__viewerReady")
+    assert index.evaluate("location.pathname").endswith(VIEWER_PAGE)
+    assert not index.errors and not index.requests
+    index.close()
+
+
+@pytest.mark.parametrize("case", sorted(DEEP_LINKS))
+def test_deep_links_show_exactly_the_expected_rows(report, browser, case):
+    report_dir, frame = report
+    query = "?" + urlencode(DEEP_LINKS[case])
+    tab = open_viewer(browser, report_dir / VIEWER_PAGE, query)
+    expected = keys(expected_rows(frame, case))
+    assert tab.evaluate("window.__viewer.rows()") == expected
+    assert (case == "none") == (not expected)
+    assert tab.evaluate("document.getElementById('empty').hidden") == bool(expected)
+    params = tab.evaluate("[...new URLSearchParams(location.search)]")
+    assert sorted(map(tuple, params)) == sorted(DEEP_LINKS[case])  # the state stays in the URL
+    assert not tab.errors, tab.errors
+    tab.close()
+
+
+def test_typing_in_the_search_box_narrows_the_rows(report, browser):
+    report_dir, frame = report
+    tab = open_viewer(browser, report_dir / VIEWER_PAGE)
+    text = (frame["question"] + "\0" + frame["answer"] + "\0" + frame["judgment"]).str.lower()
+    counts = []
+    for typed, query in (("回答", "回答"), ("基本", "回答基本"), ("RAMBLED", "rambled")):
+        if typed == "RAMBLED":
+            tab.evaluate("document.getElementById('search').select()")  # typing replaces it
+        tab.type("#search", typed)
+        hits = text.str.contains(query, regex=False)
+        assert tab.evaluate("window.__viewer.rows()") == keys(frame[hits]), query
+        assert tab.evaluate("document.getElementById('search').value").lower() == query
+        counts.append(int(hits.sum()))
+    assert counts == [96, int(frame["status"].eq("ok").sum()), 2]  # every answer, critiques
+    assert tab.evaluate("new URLSearchParams(location.search).get('q')") == "RAMBLED"
+    assert not tab.errors, tab.errors
+    tab.close()
+
+
+def test_opening_a_row_shows_its_critique_and_a_second_judge_beside_it(report, browser):
+    report_dir, frame = report
+    tab = open_viewer(browser, report_dir / VIEWER_PAGE, "?judge=judge-a&status=ok")
+    tab.click("#rows .row")
+    first = frame[frame["judge"].eq("judge-a") & frame["status"].eq("ok")].iloc[0]
+    assert not tab.evaluate("document.getElementById('detail').hidden")
+    critique = tab.evaluate("document.querySelector('.critique').textContent")
+    assert critique == first["judgment"] and "评分理由" in critique
+    marks = tab.evaluate("[...document.querySelectorAll('.critique mark.dim')].map(m => m.title)")
+    assert marks and all("parsed" in title for title in marks)
+    assert f"{DIM}: parsed {first['dimensions'][DIM]:g}" in marks
+    body = tab.evaluate("document.getElementById('detail-body').innerText")
+    assert first["question"] in body and first["reference"] in body and first["answer"] in body
+    assert first["prompt_sha256"] in body and '"temperature": 0' in body
+    assert tab.evaluate("new URLSearchParams(location.search).get('item')") == item(first)
+
+    tab.evaluate("""(() => { const side = document.getElementById('side');
+        side.value = 'judge:judge-b'; side.dispatchEvent(new Event('change')); })()""")
+    other = frame[frame["judge"].eq("judge-b") & frame["model"].eq(first["model"])
+                  & frame["question_id"].eq(first["question_id"])].iloc[0]
+    critiques = tab.evaluate("[...document.querySelectorAll('.critique')].map(c => c.textContent)")
+    assert critiques == [first["judgment"], other["judgment"]]
+    link = tab.evaluate("location.href")
+    assert "side=judge%3Ajudge-b" in link
+    tab.close()
+
+    reopened = open_viewer(browser, report_dir / VIEWER_PAGE, "?" + link.split("?", 1)[1])
+    assert reopened.evaluate("document.querySelectorAll('#detail .card').length") == 2
+    assert not reopened.errors, reopened.errors
+    reopened.close()
+
+
+def test_an_item_shows_every_raw_output_and_markup_as_text(report, browser):
+    report_dir, frame = report
+    failed = frame[frame["judgment_history"].map(lambda h: isinstance(h, list) and len(h) > 0)]
+    hostile = frame[frame["answer"] == HOSTILE]
+    tab = open_viewer(browser, report_dir / VIEWER_PAGE,
+                      "?" + urlencode({"item": item(failed.iloc[0])}))
+    body = tab.evaluate("document.getElementById('detail-body').textContent")
+    assert "第一次输出：没有分数" in body and "raw output 2 (re-ask 1), final" in body
+    assert failed.iloc[0]["judgment"] in body and "parse_failed" in body
+    tab.close()
+    tab = open_viewer(browser, report_dir / VIEWER_PAGE,
+                      "?" + urlencode({"item": item(hostile.iloc[0])}))
+    assert HOSTILE in tab.evaluate("document.getElementById('detail-body').textContent")
+    assert tab.evaluate("document.querySelectorAll('#detail-body img, #detail-body b').length") == 0
+    assert tab.evaluate("window.__pwned") is None
+    assert not tab.errors and not tab.requests, (tab.errors, tab.requests)
+    tab.close()
