@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .layout import RunLayout
 from .provenance import write_provenance
 from .taxonomy import CATEGORIES, LANGUAGE, LANGUAGE_COL, OVERALL_COL, REASONING, REASONING_COL
 
@@ -140,9 +141,9 @@ def judgments_frame(source: JudgmentsLike, *, answers: JudgmentsLike | None = No
 def run_judgments_frame(run_dir: str | Path) -> pd.DataFrame:
     """The judgments frame of a run folder: every judgment, plus each failed answer as an
     ``error`` row per judge (see :func:`judgments_frame`), so no failure goes uncounted."""
-    run_dir = Path(run_dir)
-    answers = run_dir / "answers"
-    return judgments_frame(run_dir / "judgments", answers=answers if answers.is_dir() else None)
+    layout = RunLayout(run_dir)
+    answers = layout.answers_dir
+    return judgments_frame(layout.judgments_dir, answers=answers if answers.is_dir() else None)
 
 
 def failures_by_model(failures: pd.DataFrame) -> pd.DataFrame:

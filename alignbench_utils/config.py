@@ -22,6 +22,7 @@ import yaml
 
 from .errors import InputError
 from .keys import key_env_problem
+from .layout import RunLayout
 from .taxonomy import CATEGORIES
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "StatisticsSpec",
     "load_config",
     "parse_config",
+    "parse_spec",
 ]
 
 LOCAL = "local"  # base_url: start the embedded local model server for this endpoint
@@ -170,6 +172,11 @@ class RunConfig:
     def run_dir(self) -> Path:
         """Absolute folder of the run's records, results, figures and notebooks."""
         return Path(self.output.run_dir or Path("runs") / self.name).resolve()
+
+    @property
+    def layout(self) -> RunLayout:
+        """Every path and file name of the run's folder."""
+        return RunLayout(self.run_dir)
 
     @property
     def report_dir(self) -> Path:
@@ -385,6 +392,21 @@ def _check_run(checker: _Checker, cfg: RunConfig, *, check_env: bool) -> None:
     second = cfg.agreement.second_judge
     if second is not None and second not in judges:
         checker.fail(("agreement", "second_judge"), f"{second!r} is not one of the judges {judges}")
+
+
+def parse_spec(cls: type, data: Any, *, where: str) -> Any:
+    """One ``models``/``judges`` entry (a dict, e.g. a notebook parameter) as its dataclass,
+    with every default from its one home here; errors name ``where`` and the key path.
+
+    >>> parse_spec(JudgeSpec, {"name": "j", "base_url": "http://h/v1"}, where="judges[0]").max_reasks
+    1
+    """
+    checker = _Checker(None, {})
+    try:
+        return checker.record(data, cls, ())
+    except ConfigError as exc:
+        raise ConfigError(exc.reason, field=f"{where}.{exc.field}" if exc.field else where) \
+            from None
 
 
 def parse_config(data: Any, *, file: str | None = None, lines: dict[tuple, int] | None = None,

@@ -15,20 +15,25 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .backends import Backend, open_backend
-from .client import CallError, CallResult, EndpointConfig, run_sync
-from .config import Sampling
+from .client import CallError, CallResult, EndpointConfig, endpoint_from_spec, run_sync
+from .config import DEFAULT_CONCURRENCY, ModelSpec, Sampling, parse_spec
 from .engine import RunSummary, StageFailedError, Task, drive, run_tasks
 from .errors import InputError
+from .layout import RunLayout
 from .records import ZERO_USAGE, answer_record, question_fields
-from .store import request_hash
+from .store import read_records, request_hash
 from .taxonomy import temperature_for
 
 __all__ = [
     "RunSummary",
     "StageFailedError",
     "answer_request",
+    "answers_overview",
     "drive",
+    "generate_models",
     "question_fields",
     "run_generation",
     "run_generation_async",
@@ -121,6 +126,38 @@ async def run_generation_async(questions: Iterable[dict[str, Any]], endpoint: En
     summary = RunSummary("generate", endpoint.name)
     return await run_tasks(tasks, open_backend(endpoint), work, summary=summary,
                            progress=progress, done_statuses=("ok",))
+
+
+def generate_models(questions: Iterable[dict[str, Any]], specs: Iterable[dict[str, Any]],
+                    run_dir: str | os.PathLike, *, concurrency: int = DEFAULT_CONCURRENCY,
+                    progress: bool = False) -> pd.DataFrame:
+    """Answer the questions with every model entry of a run config (dicts, as notebook 01
+    gets them) into ``answers/<model>.jsonl``; prints one summary line per model and
+    returns the summaries as a table."""
+    layout, rows = RunLayout(run_dir), list(questions)
+    summaries = []
+    for index, data in enumerate(specs):
+        spec = parse_spec(ModelSpec, data, where=f"models[{index}]")
+        sampling = spec.sampling
+        summary = run_generation(rows, endpoint_from_spec(data, concurrency),
+                                 layout.answers_file(spec.name), max_tokens=sampling.max_tokens,
+                                 temperature=sampling.temperature,
+                                 system_prompt=sampling.system_prompt, seed=sampling.seed,
+                                 progress=progress)
+        print(summary.one_line(), flush=True)
+        summaries.append(summary.to_dict())
+    return pd.DataFrame(summaries).drop(columns=["stage", "out_paths", "errors"])
+
+
+def answers_overview(run_dir: str | os.PathLike, models: Iterable[str]) -> pd.DataFrame:
+    """Records and mean answer length per model and status (every record in the store,
+    this run and earlier ones)."""
+    layout = RunLayout(run_dir)
+    answers = pd.DataFrame([rec for model in models
+                            for rec in read_records(layout.answers_file(model))])
+    answers["answer_chars"] = answers["answer"].fillna("").str.len()
+    return answers.groupby(["model", "status"]).agg(
+        records=("question_id", "size"), mean_chars=("answer_chars", "mean")).round(1)
 
 
 def run_generation(questions: Iterable[dict[str, Any]], endpoint: EndpointConfig,
