@@ -12,13 +12,18 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .errors import InputError
 from .layout import RunLayout
 from .provenance import write_provenance
-from .taxonomy import CATEGORIES, LANGUAGE, LANGUAGE_COL, OVERALL_COL, REASONING, REASONING_COL
+from .taxonomy import (
+    CATEGORIES,
+    LANGUAGE_COL,
+    OVERALL_COL,
+    REASONING_COL,
+    combine_categories,
+)
 
 __all__ = [
     "FRAME_COLUMNS",
@@ -109,7 +114,7 @@ def judgments_frame(source: JudgmentsLike, *, answers: JudgmentsLike | None = No
 
     >>> f = judgments_frame([{"model": "m", "question_id": 1, "category": "数学计算",
     ...                       "status": "parse_failed", "score": None}])
-    >>> f.loc[0, "status"], float(f.loc[0, "legacy_score"]), bool(np.isnan(f.loc[0, "score"]))
+    >>> f.loc[0, "status"], float(f.loc[0, "legacy_score"]), bool(pd.isna(f.loc[0, "score"]))
     ('parse_failed', -1.0, True)
     >>> f = judgments_frame([{"model_id": "m", "question_id": 1, "category": "数学计算",
     ...                       "judgment": "?", "score": -1}])
@@ -155,21 +160,6 @@ def failures_by_model(failures: pd.DataFrame) -> pd.DataFrame:
     """
     return (failures.groupby(["judge", "model"])[["ok", "parse_failed", "error", "total"]]
             .sum().reset_index())
-
-
-def combine_categories(means: np.ndarray) -> np.ndarray:
-    """Append 中文推理, 中文语言, 总分 to category means (ordered as ``CATEGORIES``) on the
-    last axis (8 → 11): the official formula, vectorised for the bootstrap too.
-
-    Mean of means: a NaN category makes its group NaN.
-
-    >>> combine_categories(np.array([4.0, 5.0, 6, 6, 6, 6, 6, 6]))[-3:].tolist()
-    [4.5, 6.0, 5.25]
-    """
-    reasoning = means[..., [CATEGORIES.index(c) for c in REASONING]].mean(axis=-1)
-    language = means[..., [CATEGORIES.index(c) for c in LANGUAGE]].mean(axis=-1)
-    overall = (reasoning + language) / 2
-    return np.concatenate([means, np.stack([reasoning, language, overall], axis=-1)], axis=-1)
 
 
 def summarize_category_means(category_means: pd.DataFrame) -> pd.DataFrame:
