@@ -278,6 +278,21 @@ def result_tables(judgments: JudgmentsLike, *, judge: str | None = None) -> dict
     }
 
 
+def _spend_of(judgments: list[dict[str, Any]], results_dir: Path) -> dict[str, Any]:
+    """Tokens and cost so far per judge (these judgments) and per model (the answer records
+    of the run, when ``results_dir`` is a run folder's ``results/``)."""
+    from .accounting import spend_by_endpoint
+    from .layout import RunLayout
+    from .store import read_records_under
+
+    layout = RunLayout(results_dir.parent)
+    answers = (read_records_under(layout.answers_dir)
+               if layout.results_dir == results_dir and layout.answers_dir.is_dir() else [])
+    paid = [rec for rec in judgments if isinstance(rec.get("usage"), Mapping)]  # not the
+    # rows that stand for failed answers
+    return spend_by_endpoint([*paid, *answers])
+
+
 def export_results(judgments: JudgmentsLike, results_dir: str | Path, *,
                    judge: str | None = None,
                    tables: dict[str, pd.DataFrame] | None = None) -> dict[str, Path]:
@@ -293,8 +308,9 @@ def export_results(judgments: JudgmentsLike, results_dir: str | Path, *,
     for name, table in tables.items():
         paths[name] = out / f"{name}.csv"
         table.to_csv(paths[name], index=False, encoding="utf-8")
-    paths["provenance"] = write_provenance(out / "provenance.json",
-                                           frame.to_dict("records"), judge=judge)
+    records = frame.to_dict("records")
+    paths["provenance"] = write_provenance(out / "provenance.json", records, judge=judge,
+                                           spend=_spend_of(records, out))
     paths["leaderboard_xlsx"] = out / "leaderboard.xlsx"
     with pd.ExcelWriter(paths["leaderboard_xlsx"]) as writer:
         for name, table in tables.items():

@@ -36,6 +36,7 @@ __all__ = [
     "EndpointClient",
     "EndpointConfig",
     "EndpointDownError",
+    "completion_result",
     "endpoint_from_spec",
     "parse_retry_after",
     "run_sync",
@@ -67,7 +68,6 @@ class EndpointConfig(EndpointSettings):
     model_id: str = ""
     api_key_env: str | None = None
     concurrency: int = DEFAULT_CONCURRENCY
-    backend: str = "http"
 
     def __post_init__(self) -> None:
         if isinstance(self.base_urls, str):
@@ -86,6 +86,10 @@ class EndpointConfig(EndpointSettings):
         if self.concurrency < 1:
             raise InputError(f"concurrency must be >= 1, got {self.concurrency}",
                              field="concurrency")
+        if self.budget_usd is not None and not self.price:
+            raise InputError(f"budget_usd of {self.name!r} needs a price table to count what "
+                             "is spent (YAML price: {prompt, completion}; CLI --price)",
+                             field="budget_usd")
         problem = (key_env_problem(self.api_key_env, require_set=False)
                    if self.api_key_env else None)
         if problem:
@@ -125,15 +129,20 @@ class EndpointConfig(EndpointSettings):
         return key
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
-        """Estimated US dollars, or None without a price table.
+        """Estimated US dollars, or None without a price table; the batch backend gets the
+        price table's ``batch_discount``.
 
         >>> EndpointConfig("m", ["u"], "x", price={"prompt": 1.0, "completion": 2.0}).cost(
         ...     1_000_000, 500_000)
         2.0
+        >>> EndpointConfig("m", ["u"], "x", backend="batch", price={"prompt": 1.0,
+        ...                "completion": 2.0, "batch_discount": 0.5}).cost(1_000_000, 500_000)
+        1.0
         """
         if not self.price:
             return None
-        return (prompt_tokens * self.price.prompt + completion_tokens * self.price.completion) / 1e6
+        full = (prompt_tokens * self.price.prompt + completion_tokens * self.price.completion) / 1e6
+        return full * (1.0 - self.price.batch_discount) if self.backend == "batch" else full
 
 
 # What a models/judges entry carries besides endpoint settings: left to the stages.
@@ -373,24 +382,30 @@ class EndpointClient:
                 f"failed and none succeeded, so the stage stops; last error: {message}")
 
     def _result(self, response: Any, latency: float, attempts: int) -> CallResult:
-        choice = response.choices[0] if response.choices else None
-        message = choice.message if choice is not None else None
-        text, thinking = split_thinking((message.content or "") if message is not None else "")
-        extra = (getattr(message, "model_extra", None) or {}) if message is not None else {}
-        reasoning = "\n".join(part for part in (extra.get("reasoning_content")
-                                                 or extra.get("reasoning"), thinking)
-                               if isinstance(part, str) and part) or None
-        usage_obj = response.usage
-        usage = {
-            "prompt_tokens": int(getattr(usage_obj, "prompt_tokens", 0) or 0),
-            "completion_tokens": int(getattr(usage_obj, "completion_tokens", 0) or 0),
-        }
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        return CallResult(text=text, usage=usage, latency_s=round(latency, 4), attempts=attempts,
-                          finish_reason=getattr(choice, "finish_reason", None),
-                          cost_usd=self.config.cost(usage["prompt_tokens"],
-                                                    usage["completion_tokens"]),
-                          reasoning=reasoning)
+        return completion_result(response, self.config, latency=latency, attempts=attempts)
+
+
+def completion_result(response: Any, config: EndpointConfig, *, latency: float,
+                      attempts: int) -> CallResult:
+    """A chat completion (the openai client's object, however it arrived: over HTTP or as a
+    line of a batch output file) as a :class:`CallResult`: thinking split off, usage, cost."""
+    choice = response.choices[0] if response.choices else None
+    message = choice.message if choice is not None else None
+    text, thinking = split_thinking((message.content or "") if message is not None else "")
+    extra = (getattr(message, "model_extra", None) or {}) if message is not None else {}
+    reasoning = "\n".join(part for part in (extra.get("reasoning_content")
+                                             or extra.get("reasoning"), thinking)
+                           if isinstance(part, str) and part) or None
+    usage_obj = response.usage
+    usage = {
+        "prompt_tokens": int(getattr(usage_obj, "prompt_tokens", 0) or 0),
+        "completion_tokens": int(getattr(usage_obj, "completion_tokens", 0) or 0),
+    }
+    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    return CallResult(text=text, usage=usage, latency_s=round(latency, 4), attempts=attempts,
+                      finish_reason=getattr(choice, "finish_reason", None),
+                      cost_usd=config.cost(usage["prompt_tokens"], usage["completion_tokens"]),
+                      reasoning=reasoning)
 
 
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"

@@ -34,6 +34,7 @@ __all__ = [
     "answers_overview",
     "drive",
     "generate_models",
+    "generation_tasks",
     "question_fields",
     "run_generation",
     "run_generation_async",
@@ -99,6 +100,21 @@ async def _answer(task: Task, backend: Backend, *, max_empty_retries: int,
         reasoning=result.reasoning if result else None)
 
 
+def generation_tasks(questions: Iterable[dict[str, Any]], endpoint: EndpointConfig,
+                     target: Path, *, max_tokens: int = MAX_TOKENS,
+                     temperature: float | None = None, system_prompt: str | None = None,
+                     seed: int | None = None) -> list[Task]:
+    """One task per question, keyed by the hash of its request, into the store ``target``
+    (what a run sends, and what ``alignbench estimate`` counts)."""
+    tasks = []
+    for q in questions:
+        request = answer_request(q, endpoint.model_id, max_tokens=max_tokens,
+                                 temperature=temperature, system_prompt=system_prompt, seed=seed)
+        key = request_hash({"stage": "answer", "question_id": q["question_id"], **request})
+        tasks.append(Task(key=key, target=target, item=q, request=request))
+    return tasks
+
+
 async def run_generation_async(questions: Iterable[dict[str, Any]], endpoint: EndpointConfig,
                                out_path: str | os.PathLike, *, max_tokens: int = MAX_TOKENS,
                                temperature: float | None = None,
@@ -111,13 +127,8 @@ async def run_generation_async(questions: Iterable[dict[str, Any]], endpoint: En
             question_fields(q)
         except InputError as exc:
             raise InputError(exc.reason, path="questions", line=number, field=exc.field) from None
-    target = Path(out_path)
-    tasks = []
-    for q in rows:
-        request = answer_request(q, endpoint.model_id, max_tokens=max_tokens,
-                                 temperature=temperature, system_prompt=system_prompt, seed=seed)
-        key = request_hash({"stage": "answer", "question_id": q["question_id"], **request})
-        tasks.append(Task(key=key, target=target, item=q, request=request))
+    tasks = generation_tasks(rows, endpoint, Path(out_path), max_tokens=max_tokens,
+                             temperature=temperature, system_prompt=system_prompt, seed=seed)
 
     async def work(task: Task, backend: Backend) -> dict[str, Any]:
         return await _answer(task, backend, max_empty_retries=max_empty_retries,

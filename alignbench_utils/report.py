@@ -19,6 +19,7 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ._version import __version__
+from .accounting import run_spend, spend_frame
 from .aggregate import failures_by_model
 from .config import LOCAL, REFERENCE, RunConfig
 from .layout import FIGURES, RunLayout
@@ -167,11 +168,16 @@ def render_index(config: RunConfig, pages: list[Path], info: Mapping[str, Any]) 
     if failures_csv.is_file():
         failures = failures_by_model(pd.read_csv(failures_csv).fillna({"judge": ""})).to_html(
             index=False, classes="leaderboard", border=0)
+    spend = spend_frame(run_spend(config.run_dir))
+    spend_html = None if spend.empty else spend.to_html(
+        index=False, classes="leaderboard", border=0, na_rep="–",
+        formatters={"cost_usd": lambda v: "–" if v is None else f"${v:.4f}"})
     figures = [{"name": name, "title": title, "data_uri": _data_uri(layout.figure(name))}
                for name, title in MAIN_FIGURES.items() if layout.figure(name).is_file()]
     links = [{"href": p.name, "title": p.stem.replace("_", " ", 1)} for p in pages]
     body = _env().get_template("index.html.j2").render(
-        info=info, leaderboard_html=table, failures_html=failures, figures=figures, pages=links,
+        info=info, leaderboard_html=table, failures_html=failures, spend_html=spend_html,
+        figures=figures, pages=links,
         link_index=False, viewer_href=VIEWER_PAGE)
     out = config.report_dir / "index.html"
     out.parent.mkdir(parents=True, exist_ok=True)
