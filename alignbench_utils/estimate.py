@@ -19,6 +19,7 @@ with the tokens a real run against the fault server is billed.
 from __future__ import annotations
 
 import os
+import warnings
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from .accounting import folder_cost
 from .client import EndpointConfig, endpoint_from_spec
 from .config import LOCAL, JudgeSpec, ModelSpec, RunConfig, load_config
 from .engine import RunSummary, plan
+from .errors import InputError
 from .generate import generation_tasks
 from .judge import DEFAULT_PROTOCOL, judging_tasks
 from .layout import RunLayout
@@ -79,7 +81,12 @@ class PastOutputs:
         parent = run_dir.parent
         files = [*parent.glob("*/answers/*.jsonl"), *parent.glob("*/judgments/*/*.jsonl")]
         for file in sorted(files):
-            for rec in read_records(file):
+            try:
+                records = read_records(file)
+            except InputError as exc:  # another run's broken file must not stop an estimate
+                warnings.warn(f"past records not used: {exc}", RuntimeWarning, stacklevel=2)
+                continue
+            for rec in records:
                 usage = rec.get("usage") or {}
                 if rec.get("status") != "ok" or not usage.get("completion_tokens"):
                     continue
@@ -167,7 +174,7 @@ def _judge_rows(config: RunConfig, spec: JudgeSpec, data: dict[str, Any],
     """One row per answering model for judge ``spec``."""
     layout = RunLayout(config.run_dir)
     endpoint = _endpoint(spec, data, config)
-    protocol = get_protocol(getattr(spec, "protocol", None) or DEFAULT_PROTOCOL)(
+    protocol = get_protocol(DEFAULT_PROTOCOL)(  # as judge.judge_models runs it
         structured=spec.structured, template=spec.template,
         max_tokens=spec.sampling.max_tokens, seed=spec.sampling.seed)
     mean, basis = past.mean("judge", endpoint.model_id)

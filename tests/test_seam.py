@@ -113,6 +113,6 @@ def test_unknown_names_list_the_registered_ones(questions16, tmp_path):
     judge = EndpointConfig(name="x", base_urls=["http://127.0.0.1:9/v1"], model_id="x")
     with pytest.raises(Exception, match="allowed: .*pointwise_alignbench"):
         run_judging(_answers(questions16[:1]), judge, tmp_path, protocol="nope", progress=False)
-    with pytest.raises(Exception, match="allowed: http, reference"):
+    with pytest.raises(Exception, match="allowed: batch, http, reference"):
         run_judging(_answers(questions16[:1]), EndpointConfig(
             name="x", base_urls=["u"], model_id="x", backend="nope"), tmp_path, progress=False)

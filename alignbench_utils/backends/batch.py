@@ -33,30 +33,36 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import random
 import time
 import uuid
-import warnings
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
 import openai
-import pydantic
 from openai.types.chat import ChatCompletion
 from tqdm.auto import tqdm
 
-from ..client import RETRYABLE_STATUS, CallError, CallResult, completion_result, parse_retry_after
+from ..client import (
+    RETRYABLE_STATUS,
+    CallError,
+    CallResult,
+    api_failure,
+    backoff_s,
+    completion_result,
+)
 from ..engine import CURRENT_TASK
 from ..errors import InputError
 from ..layout import RunLayout
-from ..store import now_iso, request_hash
+from ..store import request_hash
 from .base import Backend, register_backend
+from .batch_state import BatchState
 
-__all__ = ["BatchBackend", "BatchState", "batch_lines", "split_batches"]
+__all__ = ["BatchBackend", "batch_lines", "split_batches"]
 
 T = TypeVar("T")
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
@@ -64,76 +70,6 @@ METADATA_KEY = "alignbench_local_id"  # in each batch's metadata: finds it after
 CUSTOM_ID_HEX = 32  # 128 bits of the request hash name a request inside a batch
 MAX_PENDING = 1 << 20  # requests that may wait at once: every request of a stage
 LIST_MARGIN_S = 600  # a batch is looked for among those created since its record, minus this
-
-
-class BatchState:
-    """The batch log of one store file: JSON lines, appended (and fsynced) before each step.
-
-    Events: ``prepared`` (a local id and its requests: ``custom_id`` → ``request_hash``,
-    ``body_sha256``), ``uploaded`` (its input file id), ``submitted`` (its batch id),
-    ``ended`` (final status and counts, for people reading the log).
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.batches: dict[str, dict[str, Any]] = {}  # local id → what is known of it
-        self.latest: dict[str, str] = {}  # custom_id → local id of its latest submission
-        if path.is_file():
-            self._replay(path.read_text(encoding="utf-8").splitlines())
-
-    def _replay(self, lines: list[str]) -> None:
-        for number, line in enumerate(lines, start=1):
-            try:
-                event = json.loads(line)
-            except ValueError:
-                if number < len(lines):  # only the last line may be torn by a crash
-                    raise InputError("malformed batch state line", path=self.path,
-                                     line=number) from None
-                warnings.warn(f"{self.path}: ignoring a torn last line", RuntimeWarning,
-                              stacklevel=3)
-                continue
-            self._apply(event)
-
-    def _apply(self, event: dict[str, Any]) -> None:
-        if event["event"] == "ended":
-            return
-        entry = self.batches.setdefault(event["local_id"], {"requests": {}})
-        if event["event"] == "prepared":
-            entry["requests"].update(event["requests"])
-            entry["prepared_at"] = event.get("at")
-            for custom_id in event["requests"]:
-                self.latest[custom_id] = event["local_id"]
-        elif event["event"] == "uploaded":
-            entry["input_file_id"] = event["input_file_id"]
-        elif event["event"] == "submitted":
-            entry["batch_id"] = event["batch_id"]
-
-    def append(self, event: dict[str, Any]) -> None:
-        """Write one event as one line and make it durable before the step it announces."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        event = {**event, "at": now_iso()}
-        with open(self.path, "ab") as fh:
-            if fh.tell() and self._ends_without_newline():
-                fh.write(b"\n")  # after a torn line
-            fh.write((json.dumps(event, ensure_ascii=False) + "\n").encode("utf-8"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        self._apply(event)
-
-    def _ends_without_newline(self) -> bool:
-        with open(self.path, "rb") as fh:
-            fh.seek(-1, 2)
-            return fh.read(1) != b"\n"
-
-    def submission(self, custom_id: str) -> dict[str, Any] | None:
-        """The latest submission of ``custom_id``: its local id, batch id (None while not
-        known), body hash and request hash."""
-        local_id = self.latest.get(custom_id)
-        if local_id is None:
-            return None
-        entry = self.batches[local_id]
-        return {"local_id": local_id, "batch_id": entry.get("batch_id"),
-                "prepared_at": entry.get("prepared_at"), **entry["requests"][custom_id]}
 
 
 @dataclass(eq=False)
@@ -145,7 +81,7 @@ class _Request:
     body: dict[str, Any]
     state: BatchState
     future: asyncio.Future[CallResult]
-    body_sha: str = ""
+    body_sha: str = field(init=False)
     failures: int = 0
     since: float = field(default_factory=time.monotonic)
 
@@ -162,7 +98,6 @@ class _Batch:
     states: set[Path] = field(default_factory=set)
     status: str = "unknown"
     progress: str = ""
-    started: float = field(default_factory=time.monotonic)
     next_poll: float = 0.0
     results: dict[str, dict[str, Any]] | None = None  # custom_id → output or error line
     latency_s: float | None = None
@@ -329,7 +264,14 @@ class BatchBackend(Backend):
             else:
                 unresolved.setdefault(known["local_id"], []).append((request, known))
         for local_id, requests in unresolved.items():
-            batch_id = await self._find_created(local_id, requests[0][1]["prepared_at"])
+            try:
+                batch_id = await self._find_created(local_id, requests[0][1]["prepared_at"])
+            except CallError as exc:  # unknown whether it exists: never submit it twice
+                for request, _ in requests:
+                    self._give_up_request(request, f"batch of local id {local_id} may exist "
+                                                   f"but could not be looked up ({exc}); "
+                                                   "a rerun looks again")
+                continue
             for request, _ in requests:
                 if batch_id is None:
                     self._queue(request)
@@ -343,8 +285,6 @@ class BatchBackend(Backend):
     async def _find_created(self, local_id: str, prepared_at: str | None) -> str | None:
         """The batch created for ``local_id`` before a crash kept its id from the state
         (found by its metadata among the batches created since), or None."""
-        from datetime import datetime
-
         since = (datetime.fromisoformat(prepared_at).timestamp() - LIST_MARGIN_S
                  if prepared_at else 0.0)
 
@@ -449,8 +389,11 @@ class BatchBackend(Backend):
                 content = await self._api(lambda fid=file_id: self.client.files.content(fid),
                                           "download batch results")
                 for line in content.text.splitlines():
-                    if line.strip():
+                    try:
                         row = json.loads(line)
+                    except ValueError:  # its request counts as unanswered: resubmitted
+                        continue
+                    if isinstance(row, dict):
                         results[row.get("custom_id")] = row
         if info.status == "failed" and info.errors and info.errors.data:
             batch.status = "failed: " + "; ".join(
@@ -474,7 +417,7 @@ class BatchBackend(Backend):
         if body is not None:
             try:
                 completion = ChatCompletion.model_validate(body)
-            except pydantic.ValidationError as exc:
+            except ValueError as exc:  # pydantic's ValidationError: not a chat completion
                 error, status = f"bad response in batch output: {str(exc)[:300]}", None
             else:
                 latency = batch.latency_s if batch.latency_s is not None else \
@@ -542,25 +485,16 @@ class BatchBackend(Backend):
         attempt = 0
         while True:
             attempt += 1
-            status, retry_after = None, None
             try:
                 return await call()
-            except openai.APIStatusError as exc:
-                status = exc.status_code
-                retry_after = parse_retry_after(exc.response.headers.get("retry-after"))
-                message = f"HTTP {status}: {exc.message}"
-                retryable = status in RETRYABLE_STATUS or status >= 500
-            except openai.APITimeoutError:
-                message, retryable = f"timeout after {cfg.timeout_s:g} s", True
-            except openai.APIConnectionError as exc:
-                message, retryable = f"connection error: {exc}", True
-            if self._key != "EMPTY":
-                message = message.replace(self._key, "***")
-            delay = retry_after if retry_after is not None else min(
-                cfg.backoff_max_s, cfg.backoff_base_s * 2 ** (attempt - 1)) * (
-                0.5 + 0.5 * self._rng.random())
-            if not retryable or attempt > cfg.max_retries or \
+            except openai.APIError as exc:
+                failure = api_failure(exc, timeout_s=cfg.timeout_s, scrub=self._scrub)
+            delay = backoff_s(cfg, attempt - 1, failure.retry_after, self._rng)
+            if not failure.retryable or attempt > cfg.max_retries or \
                     time.monotonic() + delay > deadline:
-                raise CallError(f"{what}: {message[:300]} (after {attempt} attempts)",
-                                attempts=attempt, status=status)
+                raise CallError(f"{what}: {failure.message} (after {attempt} attempts)",
+                                attempts=attempt, status=failure.status)
             await asyncio.sleep(delay)
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key != "EMPTY" else text
