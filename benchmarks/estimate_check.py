@@ -59,8 +59,11 @@ output: {{run_dir: {folder / "runs" / "check"}, report_dir: {folder / "reports" 
 
 
 def show(title: str, table: pd.DataFrame) -> None:
+    """Errors in % with their sign, token counts as integers, – where there is none."""
     print(f"\n{title}")
-    print(table.to_string(index=False, float_format=lambda v: f"{v:+.1f}"))
+    formats = {column: ("{:+.1f}" if column.endswith("_pct") else "{:.0f}").format
+               for column in table.columns if table[column].dtype.kind == "f"}
+    print(table.to_string(index=False, formatters=formats, na_rep="–"))
 
 
 def billed_check() -> None:
