@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..taxonomy import CATEGORIES, LANGUAGE_COL, OVERALL_COL, REASONING_COL, combine_categories
+from ..taxonomy import CATEGORIES, LANGUAGE_COL, OVERALL_COL, REASONING_COL
 
 __all__ = ["METRICS", "ScoreMatrix", "category_means", "question_layout",
            "score_matrix"]
