@@ -148,7 +148,7 @@ def test_demo_parameters_resolve_the_local_server():
     models = params["01_generate"]["models"]
     assert models[0]["base_url"] == server.base_url and models[0]["model_id"] == "qwen"
     assert models[1]["base_url"] == "reference"
-    assert params["02_judge"]["judges"][0]["structured"] == "json_schema"
+    assert params["02_judge"]["judges"][0]["structured"] == "grammar"
     assert params["02_judge"]["judges"][0]["base_url"] == server.base_url
     assert params["01_generate"]["per_category"] == 2
     assert params["06_error_analysis"]["exclude_models"] == ["reference"]
