@@ -380,15 +380,19 @@ def _judge_rows(table: pd.DataFrame) -> tuple[Figure, plt.Axes, pd.DataFrame]:
     """One horizontal row per judge × benchmark subset of a judge-eval study table."""
     rows = table.assign(row=table["judge"].astype(str) + " · " + table["subset"].astype(str))
     rows = rows.reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(8, 0.4 * len(rows) + 1.6))
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.8))
     ax.set_yticks(range(len(rows)), rows["row"])
     ax.invert_yaxis()
     return fig, ax, rows
 
 
-def _mark_undefined(ax: matplotlib.axes.Axes, values: pd.Series, x: float, why: str) -> None:
-    for y in np.flatnonzero(values.isna().to_numpy()):
-        ax.text(x, y, why, va="center", fontsize=8, color="0.45")
+def _label_values(ax: matplotlib.axes.Axes, values: pd.Series, y: np.ndarray, fmt: str,
+                  undefined: str) -> None:
+    """Each bar's value beside it (zeros too: nothing silent), ``undefined`` where NaN."""
+    for value, where in zip(values.to_numpy(dtype=float), y):
+        text = undefined if np.isnan(value) else format(value, fmt)
+        ax.text(0.01 if np.isnan(value) else max(value, 0) + 0.01, where, f" {text}",
+                va="center", fontsize=8, color="0.3")
 
 
 def plot_position_bias(table: pd.DataFrame) -> Figure:
@@ -405,12 +409,13 @@ def plot_position_bias(table: pd.DataFrame) -> Figure:
             label="first-shown share − 0.5")
     ax.plot(rows["biased_first"], range(len(rows)), "D", color=colors[3], markersize=5,
             label="first-shown in both orders (share of items)")
-    _mark_undefined(ax, rows["position_bias"], 0.01, "n/a: no decisive verdict")
+    _label_values(ax, rows["position_bias"], np.arange(len(rows)) + 0.3, "+.2f",
+                  "n/a: no decisive verdict")
     ax.axvline(0, color="0.3", linewidth=0.8)
-    ax.set_xlim(-0.55, 1.0)
+    ax.set_xlim(-0.55, 1.05)
     ax.set_xlabel("position bias (0 = none; > 0 favours the response shown first)")
     ax.set_title("Position bias of each judge")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return fig
 
 
@@ -428,9 +433,10 @@ def plot_consistency(table: pd.DataFrame) -> Figure:
             label="consistency (same verdict in both orders)")
     ax.barh(y + 0.18, rows["format_error_rate"].fillna(0), height=0.36, color=colors[1],
             label="format-error rate")
-    _mark_undefined(ax, rows["consistency"], 0.01, "n/a: one order judged")
-    ax.set_xlim(0, 1)
+    _label_values(ax, rows["consistency"], y - 0.18, ".0%", "n/a: one order judged")
+    _label_values(ax, rows["format_error_rate"], y + 0.18, ".0%", "n/a")
+    ax.set_xlim(0, 1.02)
     ax.set_xlabel("share")
     ax.set_title("Consistency under swapping, and format errors")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return fig
