@@ -60,9 +60,9 @@ def pairwise_protocol(name: str, **options: Any) -> PairwiseProtocol:
     :class:`~alignbench_utils.protocols.pairwise.PairwiseProtocol`)."""
     cls = get_protocol(name)
     if cls.kind != "pairwise":
+        pairwise = sorted(n for n, c in PROTOCOLS.items() if c.kind == "pairwise")
         raise InputError(f"protocol {name!r} is {cls.kind}, not pairwise; pairwise protocols: "
-                         f"{', '.join(sorted(n for n, c in PROTOCOLS.items() if c.kind == 'pairwise'))}",
-                         field="protocol")
+                         f"{', '.join(pairwise)}", field="protocol")
     return cls(**options)  # type: ignore[return-value]
 
 
@@ -135,8 +135,10 @@ def answer_pairs(answers: Iterable[dict[str, Any]], *,
 def pair_stem(pair: dict[str, Any]) -> str:
     """The store file stem of a pair: ``<benchmark>__<subset>`` or ``<model_a>__<model_b>``.
 
-    >>> pair_stem({"benchmark": "llmbar", "subset": "Natural"}), pair_stem({"model_a": "x", "model_b": "y"})
-    ('llmbar__Natural', 'x__y')
+    >>> pair_stem({"benchmark": "llmbar", "subset": "Natural"})
+    'llmbar__Natural'
+    >>> pair_stem({"model_a": "x", "model_b": "y"})
+    'x__y'
     """
     if "benchmark" in pair:
         return f"{pair['benchmark']}__{pair['subset']}"

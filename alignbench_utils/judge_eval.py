@@ -31,6 +31,7 @@ from .judgebench import (
     study_table,
     verdicts_frame,
 )
+from .judgebench.table import STUDY_COLUMNS
 from .layout import RunLayout
 
 __all__ = [
@@ -161,7 +162,10 @@ def judge_eval_table(verdicts: pd.DataFrame, items: pd.DataFrame, *, n_boot: int
     """The study's table (:func:`~alignbench_utils.judgebench.study_table`) of ``verdicts`` on
     ``items``: one row per judge × benchmark subset, best headline estimate first within each
     subset; written to ``out`` (CSV) when given."""
-    table = study_table(verdicts, items, n_boot=n_boot, seed=seed, level=level)
+    if verdicts.empty:  # no judge and no published one on these items: an empty table
+        table = pd.DataFrame(columns=STUDY_COLUMNS)
+    else:
+        table = study_table(verdicts, items, n_boot=n_boot, seed=seed, level=level)
     order = items[["benchmark", "subset"]].drop_duplicates().reset_index(drop=True)
     table = (table.merge(order.reset_index(names="_subset"), on=["benchmark", "subset"])
              .sort_values(["_subset", "estimate"], ascending=[True, False])
@@ -183,13 +187,18 @@ def worst_disagreements(verdicts: pd.DataFrame, items: pd.DataFrame, *, n: int =
     if judges is None:
         judges = [j for j in verdicts["judge"].unique() if not str(j).endswith("(published)")]
     chosen = verdicts[verdicts["judge"].isin(list(judges))]
+    orders = [o for o in ("ab", "ba") if o in set(chosen["order"])]
+    texts = ["instruction", "output_1", "output_2", *[f"raw_{o}" for o in orders]]
+    columns = ["judge", *ITEM_KEY, "label", *[f"verdict_{o}" for o in orders],
+               *[f"status_{o}" for o in orders], "orders_wrong", *texts]
+    if chosen.empty:
+        return pd.DataFrame(columns=columns)
     wide = chosen.pivot(index=["judge", *ITEM_KEY], columns="order",
                         values=["verdict", "raw", "status"])
     wide.columns = [f"{name}_{order}" for name, order in wide.columns]
     wide = wide.reset_index().merge(
         items.astype({"item_id": str})[[*ITEM_KEY, "label", "instruction", "output_1",
                                         "output_2"]], on=ITEM_KEY)
-    orders = [o for o in ("ab", "ba") if f"verdict_{o}" in wide]
     wrong = sum((wide[f"status_{o}"].notna() & (wide[f"verdict_{o}"].astype("Float64")
                                                  != wide["label"].astype("Float64"))
                  .fillna(True)).astype(int) for o in orders)
@@ -198,9 +207,6 @@ def worst_disagreements(verdicts: pd.DataFrame, items: pd.DataFrame, *, n: int =
     wide = wide.assign(orders_wrong=wrong, same_verdict=same.astype(bool))
     wide = wide[wide["orders_wrong"] > 0].sort_values(
         ["judge", "orders_wrong", "same_verdict"], ascending=[True, False, False], kind="stable")
-    texts = ["instruction", "output_1", "output_2", *[f"raw_{o}" for o in orders]]
     wide[texts] = wide[texts].apply(lambda column: column.fillna("").astype(str)
                                     .str.slice(0, max_chars))
-    columns = ["judge", *ITEM_KEY, "label", *[f"verdict_{o}" for o in orders],
-               *[f"status_{o}" for o in orders], "orders_wrong", *texts]
     return wide.groupby("judge", sort=False).head(n)[columns].reset_index(drop=True)

@@ -191,3 +191,25 @@ def test_alignbench_run_with_judge_eval(tmp_path, fault_server):
     fault_server.reset()
     assert main(["run", str(config), "--notebooks", JUDGE_EVAL_NOTEBOOK, "--no-progress"]) == 0
     assert fault_server.stats["total"] == 0  # the rerun resumes
+
+
+def test_a_pairwise_protocol_is_refused_by_the_pointwise_judge(fault_server, tmp_path, capsys):
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("", encoding="utf-8")
+    code = main(["judge", "--answers", str(answers), "--judge", "j", "--protocol",
+                 "llmbar-vanilla", "--base-url", fault_server.base_url, "--model-id", "x",
+                 "--out", str(tmp_path)])
+    assert code == 2 and "use `alignbench judge-eval`" in capsys.readouterr().err
+
+
+def test_no_verdicts_give_empty_tables_not_errors():
+    from alignbench_utils.judge_eval import (
+        judge_eval_table,
+        judge_eval_verdicts,
+        worst_disagreements,
+    )
+
+    items = select_items(["llmbar:Natural"], per_subset=3)
+    verdicts = judge_eval_verdicts("/nonexistent", items, published=False)
+    assert verdicts.empty and judge_eval_table(verdicts, items, n_boot=10).empty
+    assert worst_disagreements(verdicts, items).empty
