@@ -23,6 +23,7 @@ from alignbench_utils.fault_server import FaultServer, fake_verdict
 from alignbench_utils.judge_eval import run_judge_eval, select_items
 from alignbench_utils.judgebench import judge_metrics
 from alignbench_utils.judgebench.verdicts import map_back
+from alignbench_utils.layout import RunLayout
 from alignbench_utils.protocols.pairwise import PAIRWISE_PROTOCOLS
 from alignbench_utils.stats.pairwise import win_rates
 from alignbench_utils.store import read_records, read_records_under
@@ -139,12 +140,13 @@ def test_alignbench_answers_become_the_comparisons_frame(fault_server, tmp_path,
     pairs = answer_pairs(answers, baseline="base")
     assert len(pairs) == 32 and {(p["model_a"], p["model_b"]) for p in pairs} == {
         ("x", "base"), ("y", "base")}
-    summary = run_pairwise(pairs, _endpoint(fault_server), tmp_path,
+    out = RunLayout(tmp_path).comparisons_dir
+    summary = run_pairwise(pairs, _endpoint(fault_server), out,
                            protocol=pairwise_protocol("alignbench-pairwise"), progress=False)
     assert (summary.done, summary.not_answered) == (62, 1)
-    assert sorted(p.name for p in (tmp_path / "j" / "alignbench-pairwise").iterdir()) == [
+    assert sorted(p.name for p in (out / "j" / "alignbench-pairwise").iterdir()) == [
         "x__base.jsonl", "y__base.jsonl"]
-    comparisons = comparisons_from_records(tmp_path)
+    comparisons = comparisons_from_records(out)
     assert len(comparisons) == 62 and comparisons["status"].eq("ok").all()
     row = comparisons.iloc[0]
     answer = {(a["model"], a["question_id"]): a["answer"] for a in answers}
