@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .client import EndpointConfig, endpoint_from_spec
+from .config import JudgeSpec, parse_spec
 from .compare import benchmark_pairs, pairwise_protocol, run_pairwise, verdicts_from_records
 from .engine import RunSummary
 from .judgebench import (
@@ -114,18 +115,17 @@ def run_judge_eval_stage(run_dir: str | os.PathLike, judges: Sequence[dict[str, 
     ``judge_eval/`` folder; prints one summary line per judge and benchmark and returns them
     as a table. A judge's ``sampling.seed`` is sent; its pointwise settings are not used."""
     rows = []
-    for spec in judges:
+    for index, data in enumerate(judges):
+        spec = parse_spec(JudgeSpec, data, where=f"judges[{index}]")
         summaries = run_judge_eval(
-            benchmarks, endpoint_from_spec(spec, concurrency), RunLayout(run_dir).judge_eval_dir,
-            protocol=protocol, template=template, orders=orders,
-            seed=(spec.get("sampling") or {}).get("seed"), logit_bias_model=logit_bias_model,
-            per_subset=per_subset, subset_seed=subset_seed, progress=progress)
+            benchmarks, endpoint_from_spec(data, concurrency), RunLayout(run_dir).judge_eval_dir,
+            protocol=protocol, template=template, orders=orders, seed=spec.sampling.seed,
+            logit_bias_model=logit_bias_model, per_subset=per_subset, subset_seed=subset_seed,
+            progress=progress)
         for benchmark, summary in zip(benchmarks, summaries):
             print(summary.one_line(), flush=True)
-            rows.append({"judge": spec["name"], "benchmark": benchmark,
-                         **{k: v for k, v in summary.to_dict().items()
-                            if k not in ("stage", "name", "out_paths", "errors")}})
-    return pd.DataFrame(rows)
+            rows.append({"judge": spec.name, "benchmark": benchmark, **summary.to_dict()})
+    return pd.DataFrame(rows).drop(columns=["stage", "name", "out_paths", "errors"])
 
 
 def _on_items(verdicts: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
