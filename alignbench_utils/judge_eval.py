@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from .client import EndpointConfig, endpoint_from_spec
-from .config import JudgeSpec, parse_spec
 from .compare import benchmark_pairs, pairwise_protocol, run_pairwise, verdicts_from_records
+from .config import JudgeSpec, parse_spec
 from .engine import RunSummary
 from .judgebench import (
     load_benchmark,
