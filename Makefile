@@ -45,6 +45,7 @@ bench: venv ## print the throughput, statistics and judge meta-evaluation benchm
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/stats_bench.py
 	$(BIN)/python benchmarks/judgebench_bench.py
+	$(BIN)/python benchmarks/judge_eval_throughput.py
 
 lint: venv ## ruff over the package, tests and benchmarks
 	$(BIN)/ruff check alignbench_utils tests benchmarks

@@ -28,6 +28,7 @@ __all__ = [
     "cmd_generate",
     "cmd_import",
     "cmd_judge",
+    "cmd_judge_eval",
     "cmd_notebook",
     "cmd_report",
     "cmd_run",
@@ -153,6 +154,61 @@ def cmd_judge(args: argparse.Namespace) -> int:
     return _finish(summary)
 
 
+def add_judge_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("judge-eval", help="evaluate a judge against human labels on pairwise "
+                                          "benchmarks (writes OUT/<JUDGE>/<protocol>/*.jsonl "
+                                          "and OUT/study_table.csv)")
+    p.add_argument("--benchmark", action="append", required=True, dest="benchmarks",
+                   help="llmbar, llmbar:Adversarial, llmbar:SUBSET, pandalm, autoj:PATH, "
+                        "critiquellm:PATH, mtbench-human; repeat for several")
+    p.add_argument("--protocol", required=True,
+                   help="pairwise protocol, e.g. llmbar-vanilla-norules, llmbar-vanilla, "
+                        "mtbench-pair-v2, pandalm, autoj, critiquellm")
+    p.add_argument("--judge", required=True, help="the judge's name in this evaluation")
+    p.add_argument("--out", required=True, help="judge-eval folder (several judges may share it)")
+    p.add_argument("--template", default=None,
+                   help="prompt template for autoj/critiquellm: str.format text with "
+                        "{output_1}, {output_2} and {instruction}/{input}/{task}/{reference}")
+    p.add_argument("--orders", choices=("both", "single"), default=None,
+                   help="judge both orders or only the benchmark's; default: the protocol's")
+    p.add_argument("--logit-bias-model", default=None,
+                   help="send the protocol's official logit bias with token ids of this OpenAI "
+                        "model's tokenizer (needs tiktoken), e.g. gpt-4")
+    p.add_argument("--per-subset", type=int, default=None,
+                   help="a seeded random sample of this many items per benchmark subset")
+    p.add_argument("--subset-seed", type=int, default=0, help="seed of --per-subset")
+    p.add_argument("--no-published", action="store_true",
+                   help="leave published judges (LLMBar's ChatGPT, PandaLM's) out of the table")
+    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples of the CIs")
+    _add_endpoint_args(p, required=True)
+    p.set_defaults(func=cmd_judge_eval, max_tokens=None)  # None: the protocol's max_tokens
+
+
+def cmd_judge_eval(args: argparse.Namespace) -> int:
+    from .judge_eval import (
+        judge_eval_table,
+        judge_eval_verdicts,
+        run_judge_eval,
+        select_items,
+    )
+
+    summaries = run_judge_eval(
+        args.benchmarks, _endpoint(args, args.judge), args.out, protocol=args.protocol,
+        template=args.template, orders=args.orders, max_tokens=args.max_tokens,
+        seed=_sampling_seed(args), logit_bias_model=args.logit_bias_model,
+        per_subset=args.per_subset, subset_seed=args.subset_seed, progress=not args.no_progress)
+    for summary in summaries:
+        print(summary.one_line(), flush=True)
+    items = select_items(args.benchmarks, per_subset=args.per_subset, seed=args.subset_seed)
+    verdicts = judge_eval_verdicts(args.out, items, published=not args.no_published)
+    table = judge_eval_table(verdicts, items, n_boot=args.n_boot,
+                             out=Path(args.out) / "study_table.csv")
+    shown = ["judge", "benchmark", "subset", "metric", "estimate", "lower", "upper",
+             "format_error_rate", "position_bias", "consistency", "n_items", "n_calls"]
+    print(table[shown].to_string(index=False, float_format="{:.3f}".format), flush=True)
+    return 1 if any(summary.nothing_done for summary in summaries) else 0
+
+
 def add_import(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="import official-format answer/judgment files into a run")
     group = p.add_mutually_exclusive_group(required=True)
@@ -211,10 +267,10 @@ def add_run(sub: argparse._SubParsersAction) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     import papermill
 
-    from .pipeline import NOTEBOOKS, run_pipeline
+    from .pipeline import run_pipeline
 
     try:
-        pages = run_pipeline(args.config, notebooks=args.notebooks or NOTEBOOKS,
+        pages = run_pipeline(args.config, notebooks=args.notebooks,
                              progress=not args.no_progress)
     except papermill.PapermillExecutionError as exc:
         notes = "".join(f"\n  {note}" for note in getattr(exc, "__notes__", []))
@@ -335,7 +391,8 @@ def cmd_serve_local(args: argparse.Namespace) -> int:
 
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    add_generate, add_judge, add_import, add_run, add_estimate, add_report,
+    add_generate, add_judge, add_judge_eval, add_import, add_run, add_estimate,
+    add_report,
     add_setup_local, add_serve_local,
     add_notebook,
 ]

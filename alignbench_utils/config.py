@@ -33,6 +33,7 @@ __all__ = [
     "ConfigError",
     "DatasetSpec",
     "EndpointSettings",
+    "JudgeEvalSpec",
     "JudgeSpec",
     "LocalSpec",
     "ModelSpec",
@@ -151,6 +152,24 @@ class AgreementSpec:
 
 
 @dataclass
+class JudgeEvalSpec:
+    """The judge meta-evaluation (notebook 07): judges against human labels on pairwise
+    benchmarks, under one pairwise protocol (``alignbench_utils.judge_eval``)."""
+
+    benchmarks: list[str]  # e.g. llmbar:Natural, llmbar, pandalm, autoj:PATH, critiquellm:PATH
+    protocol: str = "llmbar-vanilla-norules"  # a pairwise protocol (alignbench_utils.protocols)
+    judges: list[str] = field(default_factory=list)  # run judges by name; [] (and no
+    # extra_judges): every judge of the run
+    extra_judges: list[JudgeSpec] = field(default_factory=list)  # judges evaluated only here
+    template: str | None = None  # prompt template of the autoj / critiquellm protocols
+    orders: Literal["both", "single"] | None = None  # null: the protocol's swap policy
+    logit_bias_model: str | None = None  # send the official logit bias for this OpenAI model
+    per_subset: int | None = None  # a seeded sample of items per benchmark subset; null: all
+    seed: int = 0  # seed of per_subset
+    published: bool = True  # put published judges (LLMBar's ChatGPT, PandaLM's) in the table
+
+
+@dataclass
 class LocalSpec:
     """The embedded local model server used wherever ``base_url: local``."""
 
@@ -180,6 +199,7 @@ class RunConfig:
     agreement: AgreementSpec = field(default_factory=AgreementSpec)
     local: LocalSpec = field(default_factory=LocalSpec)
     output: OutputSpec = field(default_factory=OutputSpec)
+    judge_eval: JudgeEvalSpec | None = None
     source_path: str | None = field(default=None, metadata={"internal": True})
 
     @property
@@ -200,7 +220,20 @@ class RunConfig:
     @property
     def uses_local(self) -> bool:
         """Whether any model or judge needs the embedded local server."""
-        return any(spec.base_url == LOCAL for spec in [*self.models, *self.judges])
+        return any(spec.base_url == LOCAL
+                   for spec in [*self.models, *self.judges, *self.judge_eval_judges])
+
+    @property
+    def judge_eval_judges(self) -> list[JudgeSpec]:
+        """The judges of the judge meta-evaluation: the run's judges it names (all of them
+        when it names none and adds none), then its own."""
+        spec = self.judge_eval
+        if spec is None:
+            return []
+        if not spec.judges and not spec.extra_judges:
+            return list(self.judges)
+        by_name = {j.name: j for j in self.judges}
+        return [by_name[name] for name in spec.judges] + list(spec.extra_judges)
 
     @property
     def primary_judge(self) -> str:
@@ -280,6 +313,9 @@ class _Checker:
     def check(self, value: Any, hint: Any, path: tuple) -> Any:
         origin = typing.get_origin(hint)
         if origin in (typing.Union, types.UnionType):
+            optional = [a for a in typing.get_args(hint) if a is not type(None)]
+            if value is not None and len(optional) == 1 and dataclasses.is_dataclass(optional[0]):
+                return self.check(value, optional[0], path)  # an optional section: its errors
             for arg in typing.get_args(hint):
                 try:
                     return self.check(value, arg, path)
@@ -436,6 +472,42 @@ def _check_run(checker: _Checker, cfg: RunConfig, *, check_env: bool) -> None:
         checker.fail(("agreement", "second_judge"), f"{second!r} is not one of the judges {judges}")
 
 
+def _check_judge_eval(checker: _Checker, cfg: RunConfig, *, check_env: bool) -> None:
+    from .judgebench.loaders import benchmark_problem
+    from .protocols import PROTOCOLS
+
+    spec, path = cfg.judge_eval, ("judge_eval",)
+    assert spec is not None
+    if not spec.benchmarks:
+        checker.fail((*path, "benchmarks"), "needs at least one benchmark, e.g. llmbar:Natural")
+    for index, name in enumerate(spec.benchmarks):
+        problem = benchmark_problem(name)
+        if problem:
+            checker.fail((*path, "benchmarks", index), problem)
+    pairwise = sorted(n for n, c in PROTOCOLS.items() if c.kind == "pairwise")
+    if spec.protocol not in pairwise:
+        checker.fail((*path, "protocol"), f"unknown pairwise protocol {spec.protocol!r}; "
+                                          f"allowed: {', '.join(pairwise)}")
+    reads_template = bool(PROTOCOLS[spec.protocol].settings.template.get("user"))
+    if reads_template != (spec.template is not None):
+        checker.fail((*path, "template"), f"protocol {spec.protocol} needs a template file"
+                     if reads_template else f"protocol {spec.protocol} sends its official "
+                     "prompt; leave template null")
+    names = [j.name for j in cfg.judges]
+    for index, name in enumerate(spec.judges):
+        if name not in names:
+            checker.fail((*path, "judges", index), f"{name!r} is not one of the judges {names}")
+    for index, judge in enumerate(spec.extra_judges):
+        where = (*path, "extra_judges", index)
+        if judge.name in names:
+            checker.fail((*where, "name"), f"duplicate name {judge.name!r} (a run judge: list "
+                                           "it under judge_eval.judges)")
+        names.append(judge.name)
+        _check_endpoint(checker, judge, where, judge=True, check_env=check_env)
+    if spec.per_subset is not None and spec.per_subset < 1:
+        checker.fail((*path, "per_subset"), "must be >= 1 (or null for all items)")
+
+
 def parse_spec(cls: type, data: Any, *, where: str) -> Any:
     """One ``models``/``judges`` entry (a dict, e.g. a notebook parameter) as its dataclass,
     with every default from its one home here; errors name ``where`` and the key path.
@@ -464,11 +536,13 @@ def parse_config(data: Any, *, file: str | None = None, lines: dict[tuple, int] 
     >>> parse_config({"name": "t", "models": [], "judges": [], "judge": {}})
     Traceback (most recent call last):
     ...
-    alignbench_utils.config.ConfigError: field 'judge': unknown key 'judge' (allowed: name, models, judges, dataset, concurrency, statistics, agreement, local, output); did you mean 'judges'?
+    alignbench_utils.config.ConfigError: field 'judge': unknown key 'judge' (allowed: name, models, judges, dataset, concurrency, statistics, agreement, local, output, judge_eval); did you mean 'judges'?
     """
     checker = _Checker(file, lines or {})
     cfg = checker.record(data, RunConfig, ())
     _check_run(checker, cfg, check_env=check_env)
+    if cfg.judge_eval is not None:
+        _check_judge_eval(checker, cfg, check_env=check_env)
     cfg.source_path = file
     return cfg
 

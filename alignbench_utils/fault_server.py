@@ -4,6 +4,11 @@ Real endpoints rate-limit, fail, hang, return empty answers and judges that forg
 dict; the run engine must survive all of it. This server does each on demand, over real HTTP,
 and counts every request so tests can assert "a rerun sends zero requests".
 
+It also plays a pairwise judge: a prompt of a pairwise protocol (LLMBar, MT-Bench, PandaLM,
+Auto-J's layout, AlignBench/CritiqueLLM's) gets a deterministic verdict in that protocol's own
+format (:func:`fake_verdict`), a configurable share of replies pick the response shown first
+whatever it says (``position_bias``), and ``malformed_rate`` of them hold no verdict.
+
 Faults are decided by hashing ``(seed, request body, how often that body was seen)``, so a
 run is reproducible and a retried request can draw a different outcome than its first try.
 
@@ -34,13 +39,34 @@ from typing import Any, Self
 from .fault_batches import BatchAPI
 from .tokens import approx_tokens
 
-__all__ = ["FaultConfig", "FaultServer", "fake_answer", "fake_score", "main"]
+__all__ = ["FaultConfig", "FaultServer", "fake_answer", "fake_score", "fake_verdict", "main"]
 
 JUDGE_MARKER = "[助手的答案开始]"
 # A reasoning model's thinking, with a stray score dict in it: only the final content counts.
 THINKING = "让我先想一想。草稿：{'综合得分': 1}。再检查一遍。"
 _ANSWER_RE = re.compile(r"\[助手的答案开始\]\n(.*)\n\[助手的答案结束\]", re.DOTALL)
 _DIMENSION_RE = re.compile(r"^\d+\. ([^:\n]+): ", re.MULTILINE)
+# Pairwise judge prompts, recognised by where they put the two responses, with the replies
+# in each one's verdict format for (a tie, the response shown first, the second).
+_PAIRWISE_TABLE = (
+    (r"# Output \(a\):\n(.*)\n\n# Output \(b\):\n(.*)\n\n# Which is better",  # LLMBar: no ties
+     ("Output (a)", "Output (a)", "Output (b)")),
+    ((r"\[The Start of Assistant A's Answer\]\n(.*)\n\[The End of Assistant A's Answer\]"
+      r".*\[The Start of Assistant B's Answer\]\n(.*)\n\[The End of"),  # MT-Bench
+     tuple(f"Both answers address the question; one is more helpful. [[{v}]]" for v in "CAB")),
+    (r"### Response 1:\n(.*)\n\n### Response 2:\n(.*)\n\n### Evaluation:",  # PandaLM
+     tuple(f"{v}\n\n### Reason: it follows the instruction.\n\n### Reference: -"
+           for v in ("Tie", "1", "2"))),
+    (r"\[助手1的答案开始\]\n(.*)\n\[助手1的答案结束\].*\[助手2的答案开始\]\n(.*)\n\[助手2的答案结束\]",
+     tuple(f"比较分析：两个回答各有长短。\n{{'综合比较结果': '{v}'}}"  # AlignBench/CritiqueLLM
+           for v in ("质量相当", "助手1", "助手2"))),
+    (r"\[Response 1\]: (.*)\n\*\*\*\n\[Response 2\]: (.*)\n\*\*\*\n\[END DATA\]",  # Auto-J
+     tuple(f"Both respond. So, the final decision is {v}"
+           for v in ("Tie", "Response 1", "Response 2"))),
+)
+_PAIRWISE = tuple((re.compile(pattern, re.DOTALL), replies)
+                  for pattern, replies in _PAIRWISE_TABLE)
+_NO_VERDICT = "Both responses have merits; which is better depends on what the user wants."
 
 
 @dataclass
@@ -54,7 +80,8 @@ class FaultConfig:
     error_rate: float = 0.0  # 500 answers
     hang_rate: float = 0.0  # sleep hang_s before answering (past the client's timeout)
     hang_s: float = 30.0
-    malformed_rate: float = 0.0  # judge output without the score dict
+    malformed_rate: float = 0.0  # judge output without the score dict (pairwise: no verdict)
+    position_bias: float = 0.0  # pairwise: share of verdicts for the response shown first
     empty_rate: float = 0.0  # empty answer text
     answer_bytes: int = 0  # pad answers to about this many UTF-8 bytes (0: short)
     reasoning: str = "none"  # a reasoning model: "think_tags" (<think>… in content),
@@ -98,6 +125,29 @@ def fake_answer(prompt: str, size: int = 0) -> str:
         repeat = max(0, size - len(text.encode())) // len(filler.encode()) + 1
         text += filler * repeat
     return text
+
+
+def fake_verdict(first: str, second: str) -> int:
+    """The fake pairwise judge's preference between two responses, whatever their order:
+    1 (``first``), 2 (``second``) or 0 (a tie: the same text), from a hash of each.
+
+    >>> fake_verdict("x", "y") == 3 - fake_verdict("y", "x"), fake_verdict("z", "z")
+    (True, 0)
+    """
+    if first == second:
+        return 0
+    return 1 if _unit("prefer", first) > _unit("prefer", second) else 2
+
+
+def _pairwise_reply(text: str, *, malformed: bool, first_shown: bool) -> str | None:
+    """The reply to a pairwise judge prompt in its protocol's format; None: not one."""
+    for pattern, replies in _PAIRWISE:
+        match = pattern.search(text)
+        if match:
+            if malformed:
+                return _NO_VERDICT
+            return replies[1 if first_shown else fake_verdict(*match.groups())]
+    return None
 
 
 def _judge_reply(prompt: str, schema: dict | None, malformed: bool) -> str:
@@ -211,6 +261,7 @@ class _Server(ThreadingHTTPServer):
         with self.lock:
             return {"total": self.total, "by_status": dict(self.by_status),
                     "answer": self.kinds["answer"], "judge": self.kinds["judge"],
+                    "pairwise": self.kinds["pairwise"],
                     "max_in_flight": self.max_in_flight, "config": asdict(self.config),
                     "batch": batch}
 
@@ -267,20 +318,26 @@ class _Server(ThreadingHTTPServer):
         if _unit(cfg.seed, key, nth) < cfg.hang_rate + cfg.error_rate:
             return 500, {"error": {"message": "injected server error"}}
         text_in = "\n".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
-        is_judge = JUDGE_MARKER in text_in
         fault = _unit(cfg.seed, "content", key, nth)
+        pairwise = _pairwise_reply(
+            text_in, malformed=fault < cfg.malformed_rate,
+            first_shown=_unit(cfg.seed, "position", key, nth) < cfg.position_bias)
+        is_judge = pairwise is None and JUDGE_MARKER in text_in
         fmt = request.get("response_format") or {}
         schema = fmt.get("json_schema", {}).get("schema") if fmt.get("type") == "json_schema" \
             else None
         # A grammar (llama.cpp) asks for the official form: critique, then the score dict.
-        if is_judge:
+        if pairwise is not None:
+            text = pairwise
+        elif is_judge:
             first_user = next(str(m.get("content", "")) for m in messages
                               if m.get("role") == "user")
             text = _judge_reply(first_user, schema, fault < cfg.malformed_rate)
         else:
             text = "" if fault < cfg.empty_rate else fake_answer(text_in, cfg.answer_bytes)
         with self.lock:
-            self.kinds["judge" if is_judge else "answer"] += 1
+            self.kinds["pairwise" if pairwise is not None else "judge" if is_judge
+                       else "answer"] += 1
         message = {"role": "assistant", "content": text}
         if cfg.reasoning == "think_tags":
             message["content"] = f"<think>{THINKING}</think>\n{text}"
@@ -363,9 +420,9 @@ class FaultServer:
 
     @property
     def stats(self) -> dict[str, Any]:
-        """Requests seen: ``total`` chat requests, ``by_status``, ``answer``/``judge`` replies,
-        the highest number served concurrently, and ``batch``: the Batch API's counters
-        (also at ``GET /stats``)."""
+        """Requests seen: ``total`` chat requests, ``by_status``, ``answer``/``judge``/
+        ``pairwise`` replies, the highest number served concurrently, and ``batch``: the
+        Batch API's counters (also at ``GET /stats``)."""
         if self._server is None:
             raise RuntimeError("server is not running")
         return self._server.snapshot()

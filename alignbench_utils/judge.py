@@ -150,8 +150,11 @@ async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]
                             protocol: str = DEFAULT_PROTOCOL,
                             progress: bool = True) -> RunSummary:
     """Judge answers into ``out_path``; see :func:`run_judging`."""
-    judging = get_protocol(protocol)(structured=structured, template=template,
-                                     max_tokens=max_tokens, seed=seed)
+    cls = get_protocol(protocol)
+    if cls.kind != "pointwise":
+        raise InputError(f"protocol {protocol!r} is {cls.kind}: use `alignbench judge-eval` "
+                         "(alignbench_utils.compare) for it", field="protocol")
+    judging = cls(structured=structured, template=template, max_tokens=max_tokens, seed=seed)
     backend = open_backend(endpoint)
     if not backend.can_judge:
         raise InputError(f"the {endpoint.backend} backend cannot judge", field="judge")

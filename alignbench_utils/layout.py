@@ -6,6 +6,10 @@ others (the report's index) under the same name.
 
     runs/<run>/answers/<model>.jsonl              answer records
     runs/<run>/judgments/<judge>/<model>.jsonl    judgment records
+    runs/<run>/judge_eval/<judge>/<protocol>/<benchmark>__<subset>.jsonl
+                                                  pairwise records of the judge meta-evaluation
+    runs/<run>/comparisons/<judge>/<protocol>/<model_a>__<model_b>.jsonl
+                                                  pairwise records comparing two models' answers
     runs/<run>/results/<table>.csv                tables, provenance
     runs/<run>/figures/<figure>.png|svg           figures
     runs/<run>/notebooks/<notebook>.ipynb         executed notebooks (prepared/ beside them)
@@ -19,7 +23,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FIGURES", "RunLayout"]
+__all__ = ["FIGURES", "RunLayout", "pairwise_file"]
 
 # The figures of a run (name → caption), in the order the report's index shows them.
 FIGURES: dict[str, str] = {
@@ -32,6 +36,16 @@ FIGURES: dict[str, str] = {
     "failures": "Failed judgments",
     "score_vs_length": "Score against answer length",
 }
+
+
+def pairwise_file(root: str | os.PathLike, judge: str, protocol: str, stem: str) -> Path:
+    """Store file of pairwise records: ``<root>/<judge>/<protocol>/<stem>.jsonl`` (a judge
+    judging under two protocols keeps them apart).
+
+    >>> pairwise_file("out", "j", "pandalm", "pandalm__testset-v1").as_posix()
+    'out/j/pandalm/pandalm__testset-v1.jsonl'
+    """
+    return Path(root) / judge / protocol / f"{stem}.jsonl"
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,16 @@ class RunLayout:
 
     def judgments_file(self, judge: str, model: str) -> Path:
         return self.judge_dir(judge) / f"{model}.jsonl"
+
+    @property
+    def judge_eval_dir(self) -> Path:
+        """Root of the judge meta-evaluation's pairwise records (:func:`pairwise_file`)."""
+        return self.run_dir / "judge_eval"
+
+    @property
+    def comparisons_dir(self) -> Path:
+        """Root of the pairwise records comparing models' answers (:func:`pairwise_file`)."""
+        return self.run_dir / "comparisons"
 
     @property
     def results_dir(self) -> Path:

@@ -10,6 +10,7 @@ A rerun resumes: the notebooks call the append-only store, which never repeats a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -24,11 +25,13 @@ from .paths import REPO_ROOT
 from .report import KERNEL_NAME, execute_notebook, render_report
 
 __all__ = [
+    "JUDGE_EVAL_NOTEBOOK",
     "NOTEBOOKS",
     "NOTEBOOK_DIR",
     "SecretLeakError",
     "find_secret_leaks",
     "notebook_parameters",
+    "notebooks_for",
     "render_only",
     "run_pipeline",
 ]
@@ -36,6 +39,7 @@ __all__ = [
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 NOTEBOOKS = ("01_generate", "02_judge", "03_aggregate", "04_analysis", "05_agreement",
              "06_error_analysis")
+JUDGE_EVAL_NOTEBOOK = "07_judge_eval"  # run after NOTEBOOKS when the config has judge_eval:
 _MIN_SECRET_LEN = 8  # shorter values (e.g. "EMPTY") are not API keys and would match by chance
 
 
@@ -54,6 +58,26 @@ def _resolve(specs: Iterable[dict[str, Any]], local: Any | None) -> list[dict[st
             spec["model_id"] = spec.get("model_id") or local.model_id
         out.append(spec)
     return out
+
+
+def notebooks_for(config: RunConfig) -> tuple[str, ...]:
+    """The notebooks of a run, in order: :data:`NOTEBOOKS`, then the judge meta-evaluation
+    when the config has a ``judge_eval:`` section."""
+    return NOTEBOOKS + ((JUDGE_EVAL_NOTEBOOK,) if config.judge_eval is not None else ())
+
+
+def _judge_eval_parameters(config: RunConfig, local: Any | None) -> dict[str, Any]:
+    spec = config.judge_eval
+    assert spec is not None
+    st = config.statistics
+    return {"run_dir": str(config.run_dir),
+            "judges": _resolve([dataclasses.asdict(j) for j in config.judge_eval_judges], local),
+            "benchmarks": list(spec.benchmarks), "protocol": spec.protocol,
+            "template": spec.template or "", "orders": spec.orders or "",
+            "logit_bias_model": spec.logit_bias_model or "", "per_subset": spec.per_subset or 0,
+            "subset_seed": spec.seed, "published": spec.published,
+            "concurrency": config.concurrency, "n_boot": st.n_boot, "level": st.level,
+            "seed": st.seed}
 
 
 def notebook_parameters(config: RunConfig, local: Any | None = None) -> dict[str, dict[str, Any]]:
@@ -76,6 +100,8 @@ def notebook_parameters(config: RunConfig, local: Any | None = None) -> dict[str
     judge = config.primary_judge
     second = config.second_judge or ""
     statistics = {"n_boot": st.n_boot, "level": st.level, "seed": st.seed}
+    judge_eval = ({JUDGE_EVAL_NOTEBOOK: _judge_eval_parameters(config, local)}
+                  if config.judge_eval is not None else {})
     return {
         "01_generate": {"run_dir": run_dir, "dataset_source": ds.source,
                         "categories": ds.categories or [], "per_category": ds.per_category or 0,
@@ -92,13 +118,15 @@ def notebook_parameters(config: RunConfig, local: Any | None = None) -> dict[str
         "06_error_analysis": {"run_dir": run_dir, "judge": judge, "second_judge": second,
                               "exclude_models": [m.name for m in config.models
                                                  if m.base_url == REFERENCE]},
+        **judge_eval,
     }
 
 
 def find_secret_leaks(config: RunConfig, roots: Sequence[Path]) -> list[Path]:
     """Files under ``roots`` that contain the value of any ``api_key_env`` variable, or an
     ``api_key_env`` string that is itself a key (pasted where the variable's name belongs)."""
-    names = {s.api_key_env for s in [*config.models, *config.judges] if s.api_key_env}
+    names = {s.api_key_env for s in [*config.models, *config.judges, *config.judge_eval_judges]
+             if s.api_key_env}
     secrets = [os.environ[n].encode() for n in sorted(names)
                if len(os.environ.get(n, "")) >= _MIN_SECRET_LEN]
     secrets += [n.encode() for n in sorted(names) if looks_like_key(n)]
@@ -125,9 +153,10 @@ def _local_server(config: RunConfig, stack: contextlib.ExitStack) -> Any | None:
 
 
 def run_pipeline(config: RunConfig | str | os.PathLike, *,
-                 notebooks: Sequence[str] = NOTEBOOKS, progress: bool = True,
+                 notebooks: Sequence[str] | None = None, progress: bool = True,
                  kernel_name: str = KERNEL_NAME) -> list[Path]:
-    """Execute ``notebooks`` in order for the run, then render its report; returns the pages.
+    """Execute ``notebooks`` (default: :func:`notebooks_for` the run) in order, then render
+    the report; returns the pages.
 
     Executed notebooks go to ``<run_dir>/notebooks/``, HTML to ``<report_dir>/``. A failing
     notebook raises ``papermill.PapermillExecutionError`` (its partial output is kept).
@@ -135,9 +164,11 @@ def run_pipeline(config: RunConfig | str | os.PathLike, *,
     import papermill
 
     config = config if isinstance(config, RunConfig) else load_config(config, check_env=True)
-    unknown = [n for n in notebooks if n not in NOTEBOOKS]
+    allowed = notebooks_for(config)
+    notebooks = allowed if notebooks is None else notebooks
+    unknown = [n for n in notebooks if n not in allowed]
     if unknown:
-        raise ValueError(f"unknown notebooks {unknown}; allowed: {', '.join(NOTEBOOKS)}")
+        raise ValueError(f"unknown notebooks {unknown}; allowed: {', '.join(allowed)}")
     with contextlib.ExitStack() as stack:
         params = notebook_parameters(config, _local_server(config, stack))
         bar = tqdm(notebooks, desc=f"alignbench run {config.name}", unit="notebook",

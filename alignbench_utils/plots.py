@@ -1,6 +1,6 @@
 """Paper-ready figures in one style: leaderboard with CIs, heatmaps, radar, distributions,
-paired-difference forest plot, failures, and the pairwise view (Bradley-Terry ratings, win
-rates by category, length control).
+paired-difference forest plot, failures, the pairwise view (Bradley-Terry ratings, win
+rates by category, length control) and the judge meta-evaluation (position bias, consistency).
 
 Every function takes the tables the other modules produce (leaderboard, bootstrap CIs,
 comparisons, dimension means, failure counts, the judgments frame) and returns a
@@ -32,11 +32,13 @@ __all__ = [
     "SUMMARY_METRICS",
     "cjk_font",
     "plot_category_heatmap",
+    "plot_consistency",
     "plot_dimension_heatmap",
     "plot_failures",
     "plot_leaderboard",
     "plot_length_control",
     "plot_paired_forest",
+    "plot_position_bias",
     "plot_radar",
     "plot_rating_forest",
     "plot_score_distributions",
@@ -371,4 +373,70 @@ def plot_length_control(table: pd.DataFrame, level: float = 0.95) -> Figure:
     right.set_ylabel("win rate")
     right.legend(loc="best", fontsize=8)
     fig.suptitle("Length control: raw vs length-controlled win rate")
+    return fig
+
+
+def _judge_rows(table: pd.DataFrame) -> tuple[Figure, plt.Axes, pd.DataFrame]:
+    """One horizontal row per judge × benchmark subset of a judge-eval study table."""
+    rows = table.assign(row=table["judge"].astype(str) + " · " + table["subset"].astype(str))
+    rows = rows.reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.8))
+    ax.set_yticks(range(len(rows)), rows["row"])
+    ax.invert_yaxis()
+    return fig, ax, rows
+
+
+def _label_values(ax: matplotlib.axes.Axes, values: pd.Series, y: np.ndarray, fmt: str,
+                  undefined: str) -> None:
+    """Each bar's value beside it (zeros too: nothing silent), ``undefined`` where NaN."""
+    for value, where in zip(values.to_numpy(dtype=float), y):
+        text = undefined if np.isnan(value) else format(value, fmt)
+        ax.text(0.01 if np.isnan(value) else max(value, 0) + 0.01, where, f" {text}",
+                va="center", fontsize=8, color="0.3")
+
+
+def plot_position_bias(table: pd.DataFrame) -> Figure:
+    """Position bias per judge and benchmark subset: the share of decisive verdicts for the
+    response shown first, minus 0.5 (0: no lean), with the share of items where the judge
+    picked the first-shown response in *both* orders (it changed its mind with the order).
+
+    ``table`` is the study table of ``judge_eval.judge_eval_table`` /
+    ``judgebench.study_table``.
+    """
+    fig, ax, rows = _judge_rows(table)
+    colors = sns.color_palette(_PALETTE)
+    ax.barh(range(len(rows)), rows["position_bias"].fillna(0), color=colors[0], height=0.55,
+            label="first-shown share − 0.5")
+    ax.plot(rows["biased_first"], range(len(rows)), "D", color=colors[3], markersize=5,
+            label="first-shown in both orders (share of items)")
+    _label_values(ax, rows["position_bias"], np.arange(len(rows)) + 0.3, "+.2f",
+                  "n/a: no decisive verdict")
+    ax.axvline(0, color="0.3", linewidth=0.8)
+    ax.set_xlim(-0.55, 1.05)
+    ax.set_xlabel("position bias (0 = none; > 0 favours the response shown first)")
+    ax.set_title("Position bias of each judge")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    return fig
+
+
+def plot_consistency(table: pd.DataFrame) -> Figure:
+    """Consistency per judge and benchmark subset (same verdict in both orders, share of items
+    judged in both) next to its format-error rate (replies without a verdict); a judge of one
+    order has no consistency ("n/a").
+
+    ``table`` is the study table of ``judge_eval.judge_eval_table``.
+    """
+    fig, ax, rows = _judge_rows(table)
+    colors = sns.color_palette(_PALETTE)
+    y = np.arange(len(rows))
+    ax.barh(y - 0.18, rows["consistency"].fillna(0), height=0.36, color=colors[2],
+            label="consistency (same verdict in both orders)")
+    ax.barh(y + 0.18, rows["format_error_rate"].fillna(0), height=0.36, color=colors[1],
+            label="format-error rate")
+    _label_values(ax, rows["consistency"], y - 0.18, ".0%", "n/a: one order judged")
+    _label_values(ax, rows["format_error_rate"], y + 0.18, ".0%", "n/a")
+    ax.set_xlim(0, 1.02)
+    ax.set_xlabel("share")
+    ax.set_title("Consistency under swapping, and format errors")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return fig

@@ -13,7 +13,7 @@ when opened on its own:
   ``alignbench run`` ran;
 - models and judges with ``base_url: local`` keep ``local``: the embedded server lives only
   while ``alignbench run`` does, and a URL taken now would be dead when the notebook is opened.
-  Notebooks 03-06 only read records; 01/02 stop before any request with
+  Notebooks 03-06 only read records; 01/02 (and 07) stop before any request with
   :func:`~alignbench_utils.config.endpoint_from_spec`'s error, which says to start
   ``alignbench serve-local`` and pass its URL. A note on top of each copy says so.
 
@@ -42,10 +42,10 @@ from .errors import InputError
 from .paths import REPO_ROOT
 from .pipeline import (
     NOTEBOOK_DIR,
-    NOTEBOOKS,
     SecretLeakError,
     find_secret_leaks,
     notebook_parameters,
+    notebooks_for,
 )
 
 __all__ = [
@@ -160,15 +160,16 @@ def prepare_notebooks(config: RunConfig | str | os.PathLike,
     an API key value (then nothing is written).
     """
     config = config if isinstance(config, RunConfig) else load_config(config)
-    names = list(names or NOTEBOOKS)
-    unknown = [n for n in names if n not in NOTEBOOKS]
+    allowed = notebooks_for(config)
+    names = list(names or allowed)
+    unknown = [n for n in names if n not in allowed]
     if unknown:
-        raise InputError(f"unknown notebooks {unknown}; allowed: {', '.join(NOTEBOOKS)}",
+        raise InputError(f"unknown notebooks {unknown}; allowed: {', '.join(allowed)}",
                          field="notebook")
     params = absolute_paths(notebook_parameters(config), Path.cwd())
     out_dir = prepared_dir(config)
     texts = {out_dir / f"{n}.ipynb": _prepare(config, n, params[n])
-             for n in NOTEBOOKS if n in names}
+             for n in allowed if n in names}
     changed = [p for p, text in texts.items()
                if p.is_file() and p.read_text(encoding="utf-8") != text]
     if changed and not overwrite:

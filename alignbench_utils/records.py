@@ -5,7 +5,8 @@ so the schema has one definition and one version. ``SCHEMA_VERSION`` is written 
 record; :func:`upgrade_record` lets readers take records written before it existed.
 
 Kinds: an **answer** (one question answered by one model), a **judgment** (one answer judged
-by one judge under one protocol). Fields are described in ``docs/architecture.md``.
+by one judge under one protocol), a **pairwise judgment** (one pair of responses judged in one
+order under a pairwise protocol). Fields are described in ``docs/architecture.md``.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from .store import now_iso
 
 __all__ = [
     "DEFAULT_PROTOCOL",
+    "PAIR_KEYS",
     "QUESTION_KEYS",
     "SCHEMA_VERSION",
     "ZERO_USAGE",
     "answer_record",
     "judgment_record",
+    "pairwise_record",
     "question_fields",
     "stamp",
     "upgrade_record",
@@ -33,6 +36,12 @@ SCHEMA_VERSION = 2  # 1: records written before schema_version existed (no `prot
 DEFAULT_PROTOCOL = "pointwise_alignbench"
 QUESTION_KEYS = ("question_id", "category", "subcategory", "question", "reference")
 ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+# What a pairwise record copies from its pair, where the pair has it: the judge meta-evaluation
+# key (benchmark, subset, item_id; gold label, group) or the AlignBench one (question, models,
+# the answers' hashes and lengths).
+PAIR_KEYS = ("pair_id", "benchmark", "subset", "item_id", "label", "group", "question_id",
+             "category", "subcategory", "model_a", "model_b", "answer_request_hash_a",
+             "answer_request_hash_b", "len_a", "len_b")
 
 
 def question_fields(question: Mapping[str, Any]) -> dict[str, Any]:
@@ -111,6 +120,37 @@ def judgment_record(answer: Mapping[str, Any], *, judge: str, judgment: str, sta
         "request": dict(request or {}), "usage": dict(usage or ZERO_USAGE),
         "latency_s": latency_s, "attempts": attempts, "cost_usd": cost_usd,
         **_reasoning("judge_", judge_reasoning), **extra})
+
+
+def pairwise_record(pair: Mapping[str, Any], *, order: str, judge: str, judgment: str,
+                    status: str, protocol: str, judge_model_id: str | None = None,
+                    verdict_shown: int | None = None, verdict: int | None = None,
+                    fallback: bool = False, error: str | None = None,
+                    request_hash: str | None = None, request: Mapping[str, Any] | None = None,
+                    usage: Mapping[str, int] | None = None, latency_s: float | None = None,
+                    attempts: int = 0, cost_usd: float | None = None,
+                    judge_reasoning: str | None = None, **extra: Any) -> dict[str, Any]:
+    """One pairwise judgment record: ``pair`` judged in ``order`` (``"ab"``: output_1 shown
+    first, ``"ba"``: swapped) by ``judge`` under ``protocol``. ``judgment`` is the raw reply
+    (kept whatever the status: ``ok``, ``format_error`` or ``error``); ``verdict_shown`` the
+    verdict in the order shown, ``verdict`` the same mapped back to the pair's own labels
+    (1 = output_1, 2 = output_2, 0 = tie; None unless ok). The two orders of a pair share its
+    ``pair_id``; ``extra`` carries the protocol's fields (prompt and template hashes, ...).
+
+    >>> r = pairwise_record({"pair_id": "llmbar/Natural/3", "benchmark": "llmbar", "label": 1},
+    ...                     order="ba", judge="j", judgment="Output (a)", status="ok",
+    ...                     protocol="llmbar-vanilla", verdict_shown=1, verdict=2)
+    >>> r["kind"], r["pair_id"], r["order"], r["verdict"], r["schema_version"], "model_a" in r
+    ('pairwise', 'llmbar/Natural/3', 'ba', 2, 2, False)
+    """
+    return stamp({
+        "kind": "pairwise", **{k: pair[k] for k in PAIR_KEYS if k in pair}, "order": order,
+        "judge": judge, "judge_model_id": judge_model_id, "protocol": protocol,
+        "judgment": judgment, "status": status, "verdict_shown": verdict_shown,
+        "verdict": verdict, "fallback": fallback, "error": error,
+        "request_hash": request_hash, "request": dict(request or {}),
+        "usage": dict(usage or ZERO_USAGE), "latency_s": latency_s, "attempts": attempts,
+        "cost_usd": cost_usd, **_reasoning("judge_", judge_reasoning), **extra})
 
 
 def upgrade_record(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -77,12 +77,15 @@ def _record_facts(run_dir: Path) -> dict[str, Any]:
 def caveats(config: RunConfig) -> list[str]:
     """Plain warnings shown on top of every page when the numbers are not a real evaluation.
 
-    >>> from alignbench_utils.config import parse_config
+    >>> from alignbench_utils.config import JudgeEvalSpec, parse_config
     >>> cfg = parse_config({"name": "t", "dataset": {"per_category": 2},
     ...     "models": [{"name": "reference", "base_url": "reference"}],
     ...     "judges": [{"name": "j", "base_url": "local"}]})
     >>> [c.split(":")[0] for c in caveats(cfg)]
     ['Smoke run', 'Subset']
+    >>> cfg.judge_eval = JudgeEvalSpec(benchmarks=["llmbar:Natural"], per_subset=30)
+    >>> caveats(cfg)[-1][:60]
+    'Judge-eval subset: 30 items per benchmark subset (seed 0) we'
     """
     notes = []
     local_judges = [j.name for j in config.judges if j.base_url == LOCAL]
@@ -96,6 +99,13 @@ def caveats(config: RunConfig) -> list[str]:
         notes.append(
             "Subset: not all 683 questions were asked, so these numbers are not comparable with "
             "published AlignBench leaderboards (all questions, GPT-4 judge).")
+    judge_eval = config.judge_eval
+    if judge_eval is not None and judge_eval.per_subset:
+        notes.append(
+            f"Judge-eval subset: {judge_eval.per_subset} items per benchmark subset (seed "
+            f"{judge_eval.seed}) were judged, not the whole benchmarks, so the judge-agreement "
+            "figures are not comparable with published ones; published judges are shown on the "
+            "same items.")
     return notes
 
 

@@ -5,8 +5,8 @@ repeats every call. Here each record is one ``os.write`` of a full line to an ``
 file under a lock, so lines never interleave; every record carries ``request_hash`` (SHA-256
 of the canonical request), and a rerun skips each key already *done*.
 
-Done means status ``ok`` or ``parse_failed`` (the judge did answer; asking again at
-temperature 0 would not help). Records with status ``error`` are retried on rerun: the
+Done means status ``ok``, ``parse_failed`` or ``format_error`` (the judge did answer;
+asking again at temperature 0 would not help). Records with status ``error`` are retried on rerun: the
 fault was the endpoint's, not the item's. After a crash the last line may be torn; it is
 ignored with a warning and the writer terminates it before appending.
 """
@@ -37,7 +37,7 @@ __all__ = [
     "request_hash",
 ]
 
-DONE_STATUSES = frozenset({"ok", "parse_failed"})
+DONE_STATUSES = frozenset({"ok", "parse_failed", "format_error"})
 
 
 def canonical_json(obj: Any) -> str:
@@ -126,7 +126,7 @@ def read_numbered_records(path: str | os.PathLike) -> list[tuple[int, dict[str, 
 
 
 def done_hashes(path: str | os.PathLike) -> set[str]:
-    """Keys whose last record is done (``ok``/``parse_failed``); empty when no file."""
+    """Keys whose last record is done (:data:`DONE_STATUSES`); empty when no file."""
     path = Path(path)
     if not path.is_file():
         return set()

@@ -9,56 +9,19 @@ the client's interpreter lock. About three minutes: ``python benchmarks/throughp
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
+
+from bench_common import Server, fault_server
 
 from alignbench_utils import load_questions
 from alignbench_utils.client import EndpointConfig
 from alignbench_utils.generate import run_generation
 from alignbench_utils.judge import run_judging
 from alignbench_utils.store import read_records
-
-
-class Server:
-    """``python -m alignbench_utils.fault_server`` in a subprocess; stats over HTTP."""
-
-    def __init__(self, port: int) -> None:
-        self.base_url = f"http://127.0.0.1:{port}/v1"
-
-    def stats(self) -> dict:
-        with urllib.request.urlopen(self.base_url.replace("/v1", "/stats"), timeout=10) as r:
-            return json.loads(r.read())
-
-
-@contextlib.contextmanager
-def fault_server(**flags: object) -> Iterator[Server]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    args = [f"--{k.replace('_', '-')}={v}" for k, v in flags.items()]
-    proc = subprocess.Popen([sys.executable, "-m", "alignbench_utils.fault_server",
-                             "--port", str(port), *args], stdout=subprocess.DEVNULL)
-    server = Server(port)
-    try:
-        for _ in range(200):
-            try:
-                server.stats()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield server
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _endpoint(server: Server, concurrency: int, name: str = "cand") -> EndpointConfig:

@@ -15,10 +15,11 @@ import pytest
 from run_fixtures import judgment_records, write_human_labels, write_run
 
 from alignbench_utils import aggregate
-from alignbench_utils.pipeline import NOTEBOOK_DIR, NOTEBOOKS
+from alignbench_utils.pipeline import JUDGE_EVAL_NOTEBOOK, NOTEBOOK_DIR, NOTEBOOKS
 from alignbench_utils.report import execute_notebook
 
-PATHS = [NOTEBOOK_DIR / f"{name}.ipynb" for name in NOTEBOOKS]
+ALL_NOTEBOOKS = (*NOTEBOOKS, JUDGE_EVAL_NOTEBOOK)  # 07 runs when a config has judge_eval:
+PATHS = [NOTEBOOK_DIR / f"{name}.ipynb" for name in ALL_NOTEBOOKS]
 
 
 def outputs_text(path: Path) -> str:
@@ -38,7 +39,7 @@ def stderr_text(path: Path) -> str:
                      if out.get("name") == "stderr")
 
 
-@pytest.mark.parametrize("path", PATHS, ids=NOTEBOOKS)
+@pytest.mark.parametrize("path", PATHS, ids=ALL_NOTEBOOKS)
 def test_committed_notebook_is_clean(path):
     nb = nbformat.read(str(path), as_version=4)
     nbformat.validate(nb)
@@ -54,7 +55,7 @@ def test_committed_notebook_is_clean(path):
         assert not banned, f"{path.name}: {banned} in a notebook cell"
 
 
-@pytest.mark.parametrize("path", PATHS, ids=NOTEBOOKS)
+@pytest.mark.parametrize("path", PATHS, ids=ALL_NOTEBOOKS)
 def test_parameters_are_typed_and_documented(path):
     params = papermill.inspect_notebook(str(path))
     assert params

@@ -13,12 +13,32 @@ from ..errors import InputError
 from .shipped import LLMBAR_ADVERSARIAL, LLMBAR_PROCESSED, LLMBAR_SUBSETS, load_llmbar, load_pandalm
 from .user_formats import load_autoj, load_critiquellm_pairwise, load_mtbench_human
 
-__all__ = ["BENCHMARK_NAMES", "load_benchmark"]
+__all__ = ["BENCHMARK_NAMES", "benchmark_problem", "load_benchmark"]
 
 BENCHMARK_NAMES = (
     "llmbar", "llmbar:Adversarial", *(f"llmbar:{s}" for s in LLMBAR_SUBSETS + LLMBAR_PROCESSED),
     "pandalm", "autoj:PATH", "critiquellm:PATH", "mtbench-human",
 )
+
+
+def benchmark_problem(name: str) -> str | None:
+    """What is wrong with a registry name, without loading anything (None: nothing), so a run
+    config fails before any call.
+
+    >>> benchmark_problem("llmbar:Natural") is None, benchmark_problem("autoj")
+    (True, "unknown benchmark 'autoj'; autoj and critiquellm name a file: autoj:PATH")
+    """
+    family, colon, argument = name.partition(":")
+    if family == "llmbar":
+        known = ("", "Adversarial", *LLMBAR_SUBSETS, *LLMBAR_PROCESSED)
+        return None if argument in known and (argument or not colon) else (
+            f"unknown LLMBar subset {argument!r}; known: {', '.join(known[1:])}")
+    if family in ("pandalm", "mtbench-human") and not colon:
+        return None
+    if family in ("autoj", "critiquellm"):
+        return None if argument else (f"unknown benchmark {name!r}; autoj and critiquellm "
+                                      f"name a file: {family}:PATH")
+    return f"unknown benchmark {name!r}; known: {', '.join(BENCHMARK_NAMES)}"
 
 
 def load_benchmark(name: str) -> pd.DataFrame:

@@ -1,7 +1,8 @@
-"""Judging protocols, registered by name; ``pointwise_alignbench`` (official) is the first.
-See :mod:`.base` for the interface."""
+"""Judging protocols, registered by name; ``pointwise_alignbench`` (official) is the first,
+the pairwise family (:mod:`.pairwise`, one settings file each) follows. See :mod:`.base` for
+the interface."""
 
-from . import pointwise_alignbench  # noqa: F401  (registers the built-in protocols)
+from . import pairwise, pointwise_alignbench  # noqa: F401  (registers the built-in protocols)
 from .base import (
     PROTOCOLS,
     JudgingProtocol,

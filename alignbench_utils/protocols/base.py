@@ -59,6 +59,7 @@ class JudgingProtocol(ABC):
     """One way of judging; instances carry the settings of one judging run."""
 
     name: ClassVar[str]
+    kind: ClassVar[str] = "pointwise"  # what it judges: "pointwise" (one answer) or "pairwise"
     reask_strategy: ClassVar[str | None] = None  # recorded in every judgment
 
     @abstractmethod
