@@ -12,12 +12,18 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .layout import RunLayout
 from .provenance import write_provenance
-from .taxonomy import CATEGORIES, LANGUAGE, LANGUAGE_COL, OVERALL_COL, REASONING, REASONING_COL
+from .taxonomy import (
+    CATEGORIES,
+    LANGUAGE_COL,
+    OVERALL_COL,
+    REASONING_COL,
+    combine_categories,
+)
 
 __all__ = [
     "FRAME_COLUMNS",
@@ -108,7 +114,7 @@ def judgments_frame(source: JudgmentsLike, *, answers: JudgmentsLike | None = No
 
     >>> f = judgments_frame([{"model": "m", "question_id": 1, "category": "数学计算",
     ...                       "status": "parse_failed", "score": None}])
-    >>> f.loc[0, "status"], float(f.loc[0, "legacy_score"]), bool(np.isnan(f.loc[0, "score"]))
+    >>> f.loc[0, "status"], float(f.loc[0, "legacy_score"]), bool(pd.isna(f.loc[0, "score"]))
     ('parse_failed', -1.0, True)
     >>> f = judgments_frame([{"model_id": "m", "question_id": 1, "category": "数学计算",
     ...                       "judgment": "?", "score": -1}])
@@ -140,9 +146,9 @@ def judgments_frame(source: JudgmentsLike, *, answers: JudgmentsLike | None = No
 def run_judgments_frame(run_dir: str | Path) -> pd.DataFrame:
     """The judgments frame of a run folder: every judgment, plus each failed answer as an
     ``error`` row per judge (see :func:`judgments_frame`), so no failure goes uncounted."""
-    run_dir = Path(run_dir)
-    answers = run_dir / "answers"
-    return judgments_frame(run_dir / "judgments", answers=answers if answers.is_dir() else None)
+    layout = RunLayout(run_dir)
+    answers = layout.answers_dir
+    return judgments_frame(layout.judgments_dir, answers=answers if answers.is_dir() else None)
 
 
 def failures_by_model(failures: pd.DataFrame) -> pd.DataFrame:
@@ -154,21 +160,6 @@ def failures_by_model(failures: pd.DataFrame) -> pd.DataFrame:
     """
     return (failures.groupby(["judge", "model"])[["ok", "parse_failed", "error", "total"]]
             .sum().reset_index())
-
-
-def combine_categories(means: np.ndarray) -> np.ndarray:
-    """Append 中文推理, 中文语言, 总分 to category means (ordered as ``CATEGORIES``) on the
-    last axis (8 → 11): the official formula, vectorised for the bootstrap too.
-
-    Mean of means: a NaN category makes its group NaN.
-
-    >>> combine_categories(np.array([4.0, 5.0, 6, 6, 6, 6, 6, 6]))[-3:].tolist()
-    [4.5, 6.0, 5.25]
-    """
-    reasoning = means[..., [CATEGORIES.index(c) for c in REASONING]].mean(axis=-1)
-    language = means[..., [CATEGORIES.index(c) for c in LANGUAGE]].mean(axis=-1)
-    overall = (reasoning + language) / 2
-    return np.concatenate([means, np.stack([reasoning, language, overall], axis=-1)], axis=-1)
 
 
 def summarize_category_means(category_means: pd.DataFrame) -> pd.DataFrame:
@@ -287,6 +278,21 @@ def result_tables(judgments: JudgmentsLike, *, judge: str | None = None) -> dict
     }
 
 
+def _spend_of(judgments: list[dict[str, Any]], results_dir: Path) -> dict[str, Any]:
+    """Tokens and cost so far per judge (these judgments) and per model (the answer records
+    of the run, when ``results_dir`` is a run folder's ``results/``)."""
+    from .accounting import spend_by_endpoint
+    from .layout import RunLayout
+    from .store import read_records_under
+
+    layout = RunLayout(results_dir.parent)
+    answers = (read_records_under(layout.answers_dir)
+               if layout.results_dir == results_dir and layout.answers_dir.is_dir() else [])
+    paid = [rec for rec in judgments if isinstance(rec.get("usage"), Mapping)]  # not the
+    # rows that stand for failed answers
+    return spend_by_endpoint([*paid, *answers])
+
+
 def export_results(judgments: JudgmentsLike, results_dir: str | Path, *,
                    judge: str | None = None,
                    tables: dict[str, pd.DataFrame] | None = None) -> dict[str, Path]:
@@ -302,8 +308,9 @@ def export_results(judgments: JudgmentsLike, results_dir: str | Path, *,
     for name, table in tables.items():
         paths[name] = out / f"{name}.csv"
         table.to_csv(paths[name], index=False, encoding="utf-8")
-    paths["provenance"] = write_provenance(out / "provenance.json",
-                                           frame.to_dict("records"), judge=judge)
+    records = frame.to_dict("records")
+    paths["provenance"] = write_provenance(out / "provenance.json", records, judge=judge,
+                                           spend=_spend_of(records, out))
     paths["leaderboard_xlsx"] = out / "leaderboard.xlsx"
     with pd.ExcelWriter(paths["leaderboard_xlsx"]) as writer:
         for name, table in tables.items():

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the heavy modules load only when a subcommand runs
 
 __all__ = [
     "build_parser",
+    "cmd_estimate",
     "cmd_generate",
     "cmd_import",
     "cmd_judge",
@@ -53,10 +54,12 @@ def _add_endpoint_args(p: argparse.ArgumentParser, *, required: bool) -> None:
         if f.name == "price":
             continue
         flag = "--timeout" if f.name == "timeout_s" else "--" + f.name.replace("_", "-")
-        p.add_argument(flag, dest=f.name, type=type(f.default), default=f.default,
+        kind = float if f.default is None else type(f.default)  # None: budget_usd, unset
+        p.add_argument(flag, dest=f.name, type=kind, default=f.default,
                        help=f"default {f.default}")
-    p.add_argument("--price", nargs=2, type=float, default=None,
-                   metavar=("PROMPT", "COMPLETION"), help="US$ per million tokens, for costs")
+    p.add_argument("--price", nargs="+", type=float, default=None,
+                   metavar="PRICE", help="US$ per million tokens: PROMPT COMPLETION "
+                                         "[BATCH_DISCOUNT], for costs and --budget-usd")
     p.add_argument("--max-tokens", type=int, default=Sampling.max_tokens)
     p.add_argument("--sampling-seed", type=int, default=Sampling.seed,
                    help="seed sent with every request for reproducible sampling; -1: send none")
@@ -71,6 +74,8 @@ def _endpoint(args: argparse.Namespace, name: str) -> EndpointConfig:
         raise InputError("--base-url is required", field="base_url")
     settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(EndpointSettings)
                 if f.name != "price"}
+    if args.price is not None and len(args.price) not in (2, 3):
+        raise InputError("--price takes PROMPT COMPLETION [BATCH_DISCOUNT]", field="price")
     price = Price(*args.price) if args.price else None
     return EndpointConfig(name=name, base_urls=args.base_urls, model_id=args.model_id,
                           api_key_env=args.api_key_env, concurrency=args.concurrency,
@@ -276,6 +281,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_estimate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("estimate", help="requests, tokens and cost a run YAML will take, per "
+                                        "model and judge (sends nothing)")
+    p.add_argument("config", help="run YAML, e.g. runs/demo.yaml")
+    p.add_argument("--csv", default=None, help="also write the table to this CSV file")
+    p.set_defaults(func=cmd_estimate)
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .estimate import estimate_frame, estimate_run, format_estimate
+
+    config = load_config(args.config)
+    rows = estimate_run(config)
+    print(format_estimate(rows, config.name), flush=True)
+    if args.csv:
+        estimate_frame(rows).to_csv(args.csv, index=False)
+    return 0
+
+
 def add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="re-render the HTML report of a run (runs nothing)")
     p.add_argument("config", help="run YAML, e.g. runs/demo.yaml")
@@ -366,7 +391,7 @@ def cmd_serve_local(args: argparse.Namespace) -> int:
 
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    add_generate, add_judge, add_judge_eval, add_import, add_run, add_report,
+    add_generate, add_judge, add_judge_eval, add_import, add_run, add_estimate, add_report,
     add_setup_local, add_serve_local,
     add_notebook,
 ]

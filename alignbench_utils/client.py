@@ -17,10 +17,10 @@ import itertools
 import os
 import random
 import time
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, fields
 from datetime import UTC
-from typing import Any, Self, TypeVar
+from typing import Any, NamedTuple, Self, TypeVar
 
 import openai
 
@@ -31,11 +31,15 @@ from .keys import key_env_problem
 __all__ = [
     "REFERENCE_URL",
     "AdaptiveLimiter",
+    "ApiFailure",
     "CallError",
     "CallResult",
     "EndpointClient",
     "EndpointConfig",
     "EndpointDownError",
+    "api_failure",
+    "backoff_s",
+    "completion_result",
     "endpoint_from_spec",
     "parse_retry_after",
     "run_sync",
@@ -67,7 +71,6 @@ class EndpointConfig(EndpointSettings):
     model_id: str = ""
     api_key_env: str | None = None
     concurrency: int = DEFAULT_CONCURRENCY
-    backend: str = "http"
 
     def __post_init__(self) -> None:
         if isinstance(self.base_urls, str):
@@ -86,6 +89,10 @@ class EndpointConfig(EndpointSettings):
         if self.concurrency < 1:
             raise InputError(f"concurrency must be >= 1, got {self.concurrency}",
                              field="concurrency")
+        if self.budget_usd is not None and not self.price:
+            raise InputError(f"budget_usd of {self.name!r} needs a price table to count what "
+                             "is spent (YAML price: {prompt, completion}; CLI --price)",
+                             field="budget_usd")
         problem = (key_env_problem(self.api_key_env, require_set=False)
                    if self.api_key_env else None)
         if problem:
@@ -125,15 +132,20 @@ class EndpointConfig(EndpointSettings):
         return key
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
-        """Estimated US dollars, or None without a price table.
+        """Estimated US dollars, or None without a price table; the batch backend gets the
+        price table's ``batch_discount``.
 
         >>> EndpointConfig("m", ["u"], "x", price={"prompt": 1.0, "completion": 2.0}).cost(
         ...     1_000_000, 500_000)
         2.0
+        >>> EndpointConfig("m", ["u"], "x", backend="batch", price={"prompt": 1.0,
+        ...                "completion": 2.0, "batch_discount": 0.5}).cost(1_000_000, 500_000)
+        1.0
         """
         if not self.price:
             return None
-        return (prompt_tokens * self.price.prompt + completion_tokens * self.price.completion) / 1e6
+        full = (prompt_tokens * self.price.prompt + completion_tokens * self.price.completion) / 1e6
+        return full * (1.0 - self.price.batch_discount) if self.backend == "batch" else full
 
 
 # What a models/judges entry carries besides endpoint settings: left to the stages.
@@ -304,11 +316,7 @@ class EndpointClient:
         return text.replace(self._key, "***") if self._key and self._key != "EMPTY" else text
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return retry_after * (1.0 + 0.1 * self._rng.random())
-        cfg = self.config
-        return min(cfg.backoff_max_s, cfg.backoff_base_s * 2**attempt) * (
-            0.5 + 0.5 * self._rng.random())
+        return backoff_s(self.config, attempt, retry_after, self._rng)
 
     async def chat(self, messages: list[dict[str, str]], **params: Any) -> CallResult:
         """One chat completion; ``params`` go to the API (temperature, max_tokens,
@@ -327,18 +335,10 @@ class EndpointClient:
             try:
                 response = await self._clients[index].chat.completions.create(
                     model=cfg.model_id, messages=messages, **params)
-            except openai.APIStatusError as exc:
-                status = exc.status_code
+            except openai.APIError as exc:
+                message, retryable, status, retry_after = api_failure(
+                    exc, timeout_s=cfg.timeout_s, scrub=self._scrub)
                 throttled = status == 429
-                retry_after = parse_retry_after(exc.response.headers.get("retry-after"))
-                message = f"HTTP {status}: {self._scrub(str(exc.message))[:300]}"
-                retryable = status in RETRYABLE_STATUS or status >= 500
-            except openai.APITimeoutError:
-                message, retryable = f"timeout after {cfg.timeout_s:g} s", True
-            except openai.APIConnectionError as exc:
-                message, retryable = f"connection error: {self._scrub(str(exc))[:300]}", True
-            except openai.APIError as exc:  # e.g. a 200 whose body is not a chat completion
-                message, retryable = f"bad response: {self._scrub(str(exc))[:300]}", True
             else:
                 if getattr(response, "choices", None) is not None:
                     self.successes += 1
@@ -373,24 +373,73 @@ class EndpointClient:
                 f"failed and none succeeded, so the stage stops; last error: {message}")
 
     def _result(self, response: Any, latency: float, attempts: int) -> CallResult:
-        choice = response.choices[0] if response.choices else None
-        message = choice.message if choice is not None else None
-        text, thinking = split_thinking((message.content or "") if message is not None else "")
-        extra = (getattr(message, "model_extra", None) or {}) if message is not None else {}
-        reasoning = "\n".join(part for part in (extra.get("reasoning_content")
-                                                 or extra.get("reasoning"), thinking)
-                               if isinstance(part, str) and part) or None
-        usage_obj = response.usage
-        usage = {
-            "prompt_tokens": int(getattr(usage_obj, "prompt_tokens", 0) or 0),
-            "completion_tokens": int(getattr(usage_obj, "completion_tokens", 0) or 0),
-        }
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        return CallResult(text=text, usage=usage, latency_s=round(latency, 4), attempts=attempts,
-                          finish_reason=getattr(choice, "finish_reason", None),
-                          cost_usd=self.config.cost(usage["prompt_tokens"],
-                                                    usage["completion_tokens"]),
-                          reasoning=reasoning)
+        return completion_result(response, self.config, latency=latency, attempts=attempts)
+
+
+class ApiFailure(NamedTuple):
+    """What a failed API call says: its message (key scrubbed), whether a retry may help,
+    the HTTP status and the server's ``Retry-After`` in seconds."""
+
+    message: str
+    retryable: bool
+    status: int | None = None
+    retry_after: float | None = None
+
+
+def api_failure(exc: openai.APIError, *, timeout_s: float,
+                scrub: Callable[[str], str]) -> ApiFailure:
+    """Read a failed call of the openai client (chat, files, batches alike): 429, 5xx,
+    timeouts and connection errors are worth a retry; other 4xx are final."""
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        return ApiFailure(f"HTTP {status}: {scrub(str(exc.message))[:300]}",
+                          status in RETRYABLE_STATUS or status >= 500, status,
+                          parse_retry_after(exc.response.headers.get("retry-after")))
+    if isinstance(exc, openai.APITimeoutError):
+        return ApiFailure(f"timeout after {timeout_s:g} s", True)
+    if isinstance(exc, openai.APIConnectionError):
+        return ApiFailure(f"connection error: {scrub(str(exc))[:300]}", True)
+    # e.g. a 200 whose body is not a chat completion
+    return ApiFailure(f"bad response: {scrub(str(exc))[:300]}", True)
+
+
+def backoff_s(config: EndpointSettings, attempt: int, retry_after: float | None,
+              rng: random.Random) -> float:
+    """Seconds to wait before retry ``attempt + 1``: the server's ``Retry-After`` (plus up to
+    10% jitter) or exponential backoff from ``backoff_base_s`` capped at ``backoff_max_s``,
+    with jitter.
+
+    >>> from alignbench_utils.config import EndpointSettings
+    >>> backoff_s(EndpointSettings(), 3, None, random.Random(0)) <= 4.0
+    True
+    """
+    if retry_after is not None:
+        return retry_after * (1.0 + 0.1 * rng.random())
+    return min(config.backoff_max_s, config.backoff_base_s * 2**attempt) * (
+        0.5 + 0.5 * rng.random())
+
+
+def completion_result(response: Any, config: EndpointConfig, *, latency: float,
+                      attempts: int) -> CallResult:
+    """A chat completion (the openai client's object, however it arrived: over HTTP or as a
+    line of a batch output file) as a :class:`CallResult`: thinking split off, usage, cost."""
+    choice = response.choices[0] if response.choices else None
+    message = choice.message if choice is not None else None
+    text, thinking = split_thinking((message.content or "") if message is not None else "")
+    extra = (getattr(message, "model_extra", None) or {}) if message is not None else {}
+    reasoning = "\n".join(part for part in (extra.get("reasoning_content")
+                                             or extra.get("reasoning"), thinking)
+                           if isinstance(part, str) and part) or None
+    usage_obj = response.usage
+    usage = {
+        "prompt_tokens": int(getattr(usage_obj, "prompt_tokens", 0) or 0),
+        "completion_tokens": int(getattr(usage_obj, "completion_tokens", 0) or 0),
+    }
+    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    return CallResult(text=text, usage=usage, latency_s=round(latency, 4), attempts=attempts,
+                      finish_reason=getattr(choice, "finish_reason", None),
+                      cost_usd=config.cost(usage["prompt_tokens"], usage["completion_tokens"]),
+                      reasoning=reasoning)
 
 
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"

@@ -22,6 +22,7 @@ import yaml
 
 from .errors import InputError
 from .keys import key_env_problem
+from .layout import RunLayout
 from .taxonomy import CATEGORIES
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "StatisticsSpec",
     "load_config",
     "parse_config",
+    "parse_spec",
 ]
 
 LOCAL = "local"  # base_url: start the embedded local model server for this endpoint
@@ -68,10 +70,12 @@ class Sampling:
 
 @dataclass
 class Price:
-    """US dollars per million tokens, for cost estimates."""
+    """US dollars per million tokens, for cost estimates; ``batch_discount`` is the fraction
+    taken off both for requests sent through a Batch API (``backend: batch``; OpenAI: 0.5)."""
 
     prompt: float = 0.0
     completion: float = 0.0
+    batch_discount: float = 0.5
 
 
 @dataclass(kw_only=True)
@@ -86,6 +90,18 @@ class EndpointSettings:
     backoff_max_s: float = 30.0
     max_failures_without_success: int = 10  # stop the stage: the endpoint is down or wrong
     price: Price | None = None
+    budget_usd: float | None = None  # stop a stage before this endpoint's spend in the run
+    # (from its records, needs ``price``) would exceed it; a rerun with a higher one goes on
+    backend: str = "http"  # how requests reach the model: http, or batch (a Batch API)
+    # The batch backend (alignbench_utils.backends.batch); defaults are OpenAI's limits.
+    batch_endpoint: str = "/v1/chat/completions"  # the url of every batch line
+    batch_completion_window: str = "24h"
+    batch_poll_s: float = 30.0  # between status checks of open batches
+    batch_max_wait_s: float = 90000.0  # a request waits this long, then fails (rerun collects it)
+    batch_collect_s: float = 2.0  # submit once no new request came for this long
+    batch_max_requests: int = 50000  # requests per batch (split above)
+    batch_max_bytes: int = 200_000_000  # input file size per batch (split above)
+    batch_max_attempts: int = 3  # submissions of one request (failed items, expired batches)
 
 
 @dataclass(kw_only=True)
@@ -204,6 +220,11 @@ class RunConfig:
     def run_dir(self) -> Path:
         """Absolute folder of the run's records, results, figures and notebooks."""
         return Path(self.output.run_dir or Path("runs") / self.name).resolve()
+
+    @property
+    def layout(self) -> RunLayout:
+        """Every path and file name of the run's folder."""
+        return RunLayout(self.run_dir)
 
     @property
     def report_dir(self) -> Path:
@@ -397,9 +418,11 @@ def _check_endpoint(checker: _Checker, spec: ModelSpec, path: tuple, *, judge: b
         checker.fail((*path, "api_key_env"), problem)
     if urls[0] not in (LOCAL, REFERENCE) and not spec.model_id:
         checker.fail((*path, "model_id"), "required for a remote endpoint")
-    for name in ("timeout_s", "max_retry_time_s", "backoff_base_s", "backoff_max_s"):
+    for name in ("timeout_s", "max_retry_time_s", "backoff_base_s", "backoff_max_s",
+                 "batch_poll_s", "batch_max_wait_s", "batch_collect_s"):
         if getattr(spec, name) <= 0:
             checker.fail((*path, name), "must be > 0 seconds")
+    _check_backend_and_cost(checker, spec, path, urls)
     for name in ("max_retries", "max_failures_without_success"):
         if getattr(spec, name) < 0:
             checker.fail((*path, name), "must be >= 0")
@@ -413,6 +436,32 @@ def _check_endpoint(checker: _Checker, spec: ModelSpec, path: tuple, *, judge: b
     if judge and spec.sampling.system_prompt is not None:
         checker.fail((*path, "sampling", "system_prompt"),
                      "the official judge gets a single user message; leave it null")
+
+
+def _check_backend_and_cost(checker: _Checker, spec: ModelSpec, path: tuple,
+                            urls: list[str]) -> None:
+    """The backend exists and fits the URL; batch limits, price and budget make sense."""
+    from .backends import BACKENDS  # late: the backends import the client, which imports this
+
+    if spec.backend not in BACKENDS:
+        checker.fail((*path, "backend"), f"unknown backend {spec.backend!r}; allowed: "
+                                         f"{', '.join(sorted(BACKENDS))}")
+    if (spec.backend == REFERENCE) != (urls == [REFERENCE]) and spec.backend != "http":
+        checker.fail((*path, "backend"), "the reference backend goes with base_url 'reference'")
+    if spec.backend == "batch" and (len(urls) != 1 or urls[0] in (LOCAL, REFERENCE)):
+        checker.fail((*path, "backend"), "a batch endpoint is one remote base_url (a provider "
+                                         "with the /v1/files and /v1/batches API)")
+    for name in ("batch_max_requests", "batch_max_bytes", "batch_max_attempts"):
+        if getattr(spec, name) < 1:
+            checker.fail((*path, name), "must be >= 1")
+    if spec.price is not None and not 0 <= spec.price.batch_discount < 1:
+        checker.fail((*path, "price", "batch_discount"), "must be in [0, 1), e.g. 0.5")
+    if spec.budget_usd is not None:
+        if spec.budget_usd <= 0:
+            checker.fail((*path, "budget_usd"), "must be > 0 US dollars")
+        if spec.price is None:
+            checker.fail((*path, "budget_usd"), "needs a price table (price: {prompt, "
+                                                "completion}) to count what is spent")
 
 
 def _check_run(checker: _Checker, cfg: RunConfig, *, check_env: bool) -> None:
@@ -491,6 +540,21 @@ def _check_judge_eval(checker: _Checker, cfg: RunConfig, *, check_env: bool) -> 
         _check_endpoint(checker, judge, where, judge=True, check_env=check_env)
     if spec.per_subset is not None and spec.per_subset < 1:
         checker.fail((*path, "per_subset"), "must be >= 1 (or null for all items)")
+
+
+def parse_spec(cls: type, data: Any, *, where: str) -> Any:
+    """One ``models``/``judges`` entry (a dict, e.g. a notebook parameter) as its dataclass,
+    with every default from its one home here; errors name ``where`` and the key path.
+
+    >>> parse_spec(JudgeSpec, {"name": "j", "base_url": "http://h/v1"}, where="judges[0]").max_reasks
+    1
+    """
+    checker = _Checker(None, {})
+    try:
+        return checker.record(data, cls, ())
+    except ConfigError as exc:
+        raise ConfigError(exc.reason, field=f"{where}.{exc.field}" if exc.field else where) \
+            from None
 
 
 def parse_config(data: Any, *, file: str | None = None, lines: dict[tuple, int] | None = None,

@@ -11,12 +11,17 @@ task into one record. The engine does the rest, the same way for every stage:
 - **account**: counts, requests, tokens and cost are read off the records themselves (one
   way of counting), into a :class:`RunSummary`;
 - **stop**: a model or judge whose every request failed raises :class:`StageFailedError`
-  naming it, its URL and the most common error.
+  naming it, its URL and the most common error; one whose next request could exceed its
+  ``budget_usd`` stops before sending it (:mod:`budget`).
+
+While a task's ``work`` runs, :data:`CURRENT_TASK` holds it, so a backend can name its
+requests by the task's hash (the batch backend's ``custom_id``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,10 +30,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from .budget import guard_budget
 from .errors import RunError
 from .store import RecordWriter, done_hashes, read_records
 
 __all__ = [
+    "CURRENT_TASK",
     "RunSummary",
     "StageFailedError",
     "Task",
@@ -54,6 +61,10 @@ class Task:
     request: Any = None
 
 
+CURRENT_TASK: contextvars.ContextVar[Task | None] = contextvars.ContextVar(
+    "alignbench_current_task", default=None)
+
+
 @dataclass
 class RunSummary:
     """What one stage run did; ``one_line()`` is what the CLI prints."""
@@ -69,6 +80,8 @@ class RunSummary:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
+    spent_usd: float | None = None  # the endpoint's cost in its store folder, this run included
+    budget_usd: float | None = None
     wall_s: float = 0.0
     out_paths: list[str] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)  # error text → count, this run
@@ -128,6 +141,9 @@ class RunSummary:
                   f"tokens {self.prompt_tokens}+{self.completion_tokens}"]
         if self.cost_usd is not None:
             parts.append(f"cost ${self.cost_usd:.4f}")
+        if self.spent_usd is not None:
+            parts.append(f"spent so far ${self.spent_usd:.4f}" + (
+                f" of budget ${self.budget_usd:.2f}" if self.budget_usd is not None else ""))
         parts.append(f"wall {self.wall_s:.1f} s")
         if self.top_error:
             parts.append(f"most common error: {self.top_error}")
@@ -194,10 +210,13 @@ async def run_tasks(tasks: Iterable[Task], backend: Any,
     every-request-failed check)."""
     started = time.monotonic()
     todo = plan(tasks, summary)
+    backend.progress = progress
+    backend = guard_budget(backend, summary)
     writers = {Path(path): RecordWriter(path) for path in summary.out_paths}
     try:
         async with backend:
             async def one(task: Task) -> None:
+                CURRENT_TASK.set(task)
                 record = await work(task, backend)
                 writers[task.target].append(record)
                 summary.count(record)

@@ -12,6 +12,12 @@ whatever it says (``position_bias``), and ``malformed_rate`` of them hold no ver
 Faults are decided by hashing ``(seed, request body, how often that body was seen)``, so a
 run is reproducible and a retried request can draw a different outcome than its first try.
 
+It also speaks the Batch API (``/v1/files``, ``/v1/batches``; see
+:mod:`alignbench_utils.fault_batches`): batches finish after ``batch_latency``, their items
+draw the same faults as chat requests, and they can expire. Tokens are billed with the
+package's token approximation (:mod:`alignbench_utils.tokens`), calibrated on a real
+tokenizer, so cost estimates can be checked against what a run is billed.
+
 Run by hand: ``python -m alignbench_utils.fault_server --port 8000 --latency 0.5``.
 """
 
@@ -29,6 +35,9 @@ from dataclasses import asdict, dataclass, fields
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+
+from .fault_batches import BatchAPI
+from .tokens import approx_tokens
 
 __all__ = ["FaultConfig", "FaultServer", "fake_answer", "fake_score", "fake_verdict", "main"]
 
@@ -78,6 +87,9 @@ class FaultConfig:
     reasoning: str = "none"  # a reasoning model: "think_tags" (<think>… in content),
     # "reasoning_content" (a separate message field, as DeepSeek-R1/vLLM/SGLang return it)
     seed: int = 0
+    batch_latency: float = 0.0  # seconds from creating a batch until it is done
+    batch_expire: int = 0  # this many of the next batches expire, half of their items answered
+    batch_max_requests: int | None = None  # a larger batch fails validation (provider limit)
 
 
 def _unit(*parts: Any) -> float:
@@ -176,10 +188,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.track(self.connection, add=False)
 
     def _send(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode()
+        self._send_bytes(status, json.dumps(body, ensure_ascii=False).encode(),
+                         "application/json", headers)
+
+    def _send_bytes(self, status: int, data: bytes, content_type: str,
+                    headers: dict[str, str] | None = None) -> None:
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
@@ -194,11 +210,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, self.server.snapshot())
         elif self.path.rstrip("/") == "/v1/models":
             self._send(200, {"object": "list", "data": [{"id": "fault-model", "object": "model"}]})
+        elif self.server.batch_api.handles(self.path):
+            self.server.batch_api.handle(self, "GET", b"")
         else:
             self._send(404, {"error": {"message": "not found"}})
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.server.batch_api.handles(self.path):
+            self.server.batch_api.handle(self, "POST", body)
+            return
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send(404, {"error": {"message": "not found"}})
             return
@@ -229,17 +250,20 @@ class _Server(ThreadingHTTPServer):
         self.total = 0
         self.in_flight = 0
         self.max_in_flight = 0
+        self.batch_api = BatchAPI(self)
 
     def track(self, conn: socket.socket, *, add: bool) -> None:
         with self.lock:
             (self.connections.add if add else self.connections.discard)(conn)
 
     def snapshot(self) -> dict[str, Any]:
+        batch = self.batch_api.snapshot()  # its own lock, never taken inside this one
         with self.lock:
             return {"total": self.total, "by_status": dict(self.by_status),
                     "answer": self.kinds["answer"], "judge": self.kinds["judge"],
                     "pairwise": self.kinds["pairwise"],
-                    "max_in_flight": self.max_in_flight, "config": asdict(self.config)}
+                    "max_in_flight": self.max_in_flight, "config": asdict(self.config),
+                    "batch": batch}
 
     def count(self, status: int) -> None:
         with self.lock:
@@ -276,9 +300,23 @@ class _Server(ThreadingHTTPServer):
             self.stopping.wait(cfg.hang_s)
         elif cfg.latency > 0:
             self.stopping.wait(cfg.latency)
-        if draw < cfg.hang_rate + cfg.error_rate:
-            handler._send(500, {"error": {"message": "injected server error"}})
-            return
+        handler._send(*self.completion(request, messages, key, nth))
+
+    def draw_attempt(self, body: bytes) -> tuple[str, int]:
+        """The key of a request body and how often it was seen before (counted)."""
+        key = hashlib.sha256(body).hexdigest()
+        with self.lock:
+            nth = self.seen[key]
+            self.seen[key] += 1
+        return key, nth
+
+    def completion(self, request: dict, messages: list, key: str, nth: int
+                   ) -> tuple[int, dict]:
+        """``(HTTP status, body)`` of one chat request: an injected error or a completion
+        (for a chat request and for one line of a batch alike)."""
+        cfg = self.config
+        if _unit(cfg.seed, key, nth) < cfg.hang_rate + cfg.error_rate:
+            return 500, {"error": {"message": "injected server error"}}
         text_in = "\n".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
         fault = _unit(cfg.seed, "content", key, nth)
         pairwise = _pairwise_reply(
@@ -305,15 +343,15 @@ class _Server(ThreadingHTTPServer):
             message["content"] = f"<think>{THINKING}</think>\n{text}"
         elif cfg.reasoning == "reasoning_content":
             message["reasoning_content"] = THINKING
-        prompt_tokens = len(text_in) // 2 + 1
-        completion_tokens = len(message["content"]) // 2 + 1
-        handler._send(200, {
+        prompt_tokens = approx_tokens(text_in)
+        completion_tokens = approx_tokens(message["content"])
+        return 200, {
             "id": f"chatcmpl-{key[:12]}-{nth}", "object": "chat.completion",
             "created": int(time.time()), "model": request.get("model", "fault-model"),
             "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
-        })
+        }
 
 
 class FaultServer:
@@ -383,8 +421,8 @@ class FaultServer:
     @property
     def stats(self) -> dict[str, Any]:
         """Requests seen: ``total`` chat requests, ``by_status``, ``answer``/``judge``/
-        ``pairwise`` replies, and the highest number served concurrently (also at
-        ``GET /stats``)."""
+        ``pairwise`` replies, the highest number served concurrently, and ``batch``: the Batch
+        API's counters (also at ``GET /stats``)."""
         if self._server is None:
             raise RuntimeError("server is not running")
         return self._server.snapshot()
@@ -399,6 +437,7 @@ class FaultServer:
             server.by_status.clear()
             server.kinds.clear()
             server.seen.clear()
+        server.batch_api.reset_counters()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -406,7 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8000)
     for f in fields(FaultConfig):
-        kind = (int if f.name in ("max_concurrent", "answer_bytes", "seed")
+        kind = (int if f.name in ("max_concurrent", "answer_bytes", "seed", "batch_expire",
+                                  "batch_max_requests")
                 else str if f.name == "reasoning" else float)
         if f.name == "retry_after_http_date":
             parser.add_argument("--retry-after-http-date", action="store_true")

@@ -15,20 +15,26 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .backends import Backend, open_backend
-from .client import CallError, CallResult, EndpointConfig, run_sync
-from .config import Sampling
+from .client import CallError, CallResult, EndpointConfig, endpoint_from_spec, run_sync
+from .config import DEFAULT_CONCURRENCY, ModelSpec, Sampling, parse_spec
 from .engine import RunSummary, StageFailedError, Task, drive, run_tasks
 from .errors import InputError
+from .layout import RunLayout
 from .records import ZERO_USAGE, answer_record, question_fields
-from .store import request_hash
+from .store import read_records, request_hash
 from .taxonomy import temperature_for
 
 __all__ = [
     "RunSummary",
     "StageFailedError",
     "answer_request",
+    "answers_overview",
     "drive",
+    "generate_models",
+    "generation_tasks",
     "question_fields",
     "run_generation",
     "run_generation_async",
@@ -94,6 +100,21 @@ async def _answer(task: Task, backend: Backend, *, max_empty_retries: int,
         reasoning=result.reasoning if result else None)
 
 
+def generation_tasks(questions: Iterable[dict[str, Any]], endpoint: EndpointConfig,
+                     target: Path, *, max_tokens: int = MAX_TOKENS,
+                     temperature: float | None = None, system_prompt: str | None = None,
+                     seed: int | None = None) -> list[Task]:
+    """One task per question, keyed by the hash of its request, into the store ``target``
+    (what a run sends, and what ``alignbench estimate`` counts)."""
+    tasks = []
+    for q in questions:
+        request = answer_request(q, endpoint.model_id, max_tokens=max_tokens,
+                                 temperature=temperature, system_prompt=system_prompt, seed=seed)
+        key = request_hash({"stage": "answer", "question_id": q["question_id"], **request})
+        tasks.append(Task(key=key, target=target, item=q, request=request))
+    return tasks
+
+
 async def run_generation_async(questions: Iterable[dict[str, Any]], endpoint: EndpointConfig,
                                out_path: str | os.PathLike, *, max_tokens: int = MAX_TOKENS,
                                temperature: float | None = None,
@@ -106,13 +127,8 @@ async def run_generation_async(questions: Iterable[dict[str, Any]], endpoint: En
             question_fields(q)
         except InputError as exc:
             raise InputError(exc.reason, path="questions", line=number, field=exc.field) from None
-    target = Path(out_path)
-    tasks = []
-    for q in rows:
-        request = answer_request(q, endpoint.model_id, max_tokens=max_tokens,
-                                 temperature=temperature, system_prompt=system_prompt, seed=seed)
-        key = request_hash({"stage": "answer", "question_id": q["question_id"], **request})
-        tasks.append(Task(key=key, target=target, item=q, request=request))
+    tasks = generation_tasks(rows, endpoint, Path(out_path), max_tokens=max_tokens,
+                             temperature=temperature, system_prompt=system_prompt, seed=seed)
 
     async def work(task: Task, backend: Backend) -> dict[str, Any]:
         return await _answer(task, backend, max_empty_retries=max_empty_retries,
@@ -121,6 +137,38 @@ async def run_generation_async(questions: Iterable[dict[str, Any]], endpoint: En
     summary = RunSummary("generate", endpoint.name)
     return await run_tasks(tasks, open_backend(endpoint), work, summary=summary,
                            progress=progress, done_statuses=("ok",))
+
+
+def generate_models(questions: Iterable[dict[str, Any]], specs: Iterable[dict[str, Any]],
+                    run_dir: str | os.PathLike, *, concurrency: int = DEFAULT_CONCURRENCY,
+                    progress: bool = False) -> pd.DataFrame:
+    """Answer the questions with every model entry of a run config (dicts, as notebook 01
+    gets them) into ``answers/<model>.jsonl``; prints one summary line per model and
+    returns the summaries as a table."""
+    layout, rows = RunLayout(run_dir), list(questions)
+    summaries = []
+    for index, data in enumerate(specs):
+        spec = parse_spec(ModelSpec, data, where=f"models[{index}]")
+        sampling = spec.sampling
+        summary = run_generation(rows, endpoint_from_spec(data, concurrency),
+                                 layout.answers_file(spec.name), max_tokens=sampling.max_tokens,
+                                 temperature=sampling.temperature,
+                                 system_prompt=sampling.system_prompt, seed=sampling.seed,
+                                 progress=progress)
+        print(summary.one_line(), flush=True)
+        summaries.append(summary.to_dict())
+    return pd.DataFrame(summaries).drop(columns=["stage", "out_paths", "errors"])
+
+
+def answers_overview(run_dir: str | os.PathLike, models: Iterable[str]) -> pd.DataFrame:
+    """Records and mean answer length per model and status (every record in the store,
+    this run and earlier ones)."""
+    layout = RunLayout(run_dir)
+    answers = pd.DataFrame([rec for model in models
+                            for rec in read_records(layout.answers_file(model))])
+    answers["answer_chars"] = answers["answer"].fillna("").str.len()
+    return answers.groupby(["model", "status"]).agg(
+        records=("question_id", "size"), mean_chars=("answer_chars", "mean")).round(1)
 
 
 def run_generation(questions: Iterable[dict[str, Any]], endpoint: EndpointConfig,

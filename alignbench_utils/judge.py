@@ -14,12 +14,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .backends import Backend, open_backend
-from .client import CallError, EndpointConfig, run_sync
-from .config import JudgeSpec, Sampling
+from .client import CallError, EndpointConfig, endpoint_from_spec, run_sync
+from .config import DEFAULT_CONCURRENCY, JudgeSpec, Sampling, parse_spec
 from .engine import RunSummary, Task, run_tasks
 from .errors import InputError
+from .layout import RunLayout
 from .official import as_answer_record, fill_question_fields
+from .prompts import template_sha256
 from .protocols import JudgingProtocol, get_protocol
 from .protocols.pointwise_alignbench import REASK_STRATEGY, REASK_TEMPERATURE, format_reminder
 from .records import QUESTION_KEYS, ZERO_USAGE, judgment_record, question_fields
@@ -29,6 +33,7 @@ __all__ = [
     "REASK_STRATEGY",
     "REASK_TEMPERATURE",
     "format_reminder",
+    "judge_models",
     "judging_tasks",
     "load_answers",
     "run_judging",
@@ -167,6 +172,30 @@ async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]
 
     return await run_tasks(tasks, backend, work, summary=summary, progress=progress,
                            done_statuses=("ok", "parse_failed"))
+
+
+def judge_models(specs: Iterable[dict[str, Any]], run_dir: str | os.PathLike, *,
+                 models: Iterable[str] = (), concurrency: int = DEFAULT_CONCURRENCY,
+                 progress: bool = False) -> pd.DataFrame:
+    """Judge the answers of ``models`` (default: every ``answers/*.jsonl``) with every judge
+    entry of a run config (dicts, as notebook 02 gets them) into ``judgments/<judge>/``;
+    prints one summary line per judge and model and returns the summaries as a table."""
+    layout = RunLayout(run_dir)
+    files = ([layout.answers_file(m) for m in models] if models
+             else sorted(layout.answers_dir.glob("*.jsonl")))
+    summaries = []
+    for index, data in enumerate(specs):
+        spec = parse_spec(JudgeSpec, data, where=f"judges[{index}]")
+        print(f"judge {spec.name}: template sha256 {template_sha256(spec.template)}", flush=True)
+        for answers_file in files:
+            summary = run_judging(answers_file, endpoint_from_spec(data, concurrency),
+                                  layout.judge_dir(spec.name), max_reasks=spec.max_reasks,
+                                  structured=spec.structured, template=spec.template,
+                                  max_tokens=spec.sampling.max_tokens, seed=spec.sampling.seed,
+                                  progress=progress)
+            print(summary.one_line(), flush=True)
+            summaries.append(summary.to_dict() | {"answers": answers_file.stem})
+    return pd.DataFrame(summaries).drop(columns=["stage", "out_paths", "errors"])
 
 
 def run_judging(answers: str | os.PathLike | Iterable[dict[str, Any]], endpoint: EndpointConfig,

@@ -14,6 +14,7 @@ others (the report's index) under the same name.
     runs/<run>/figures/<figure>.png|svg           figures
     runs/<run>/notebooks/<notebook>.ipynb         executed notebooks (prepared/ beside them)
     runs/<run>/logs/                              server and run logs
+    <store folder>/.batches/<store>.ndjson        batch backend state of a store file
 """
 
 from __future__ import annotations
@@ -123,3 +124,15 @@ class RunLayout:
     @property
     def logs_dir(self) -> Path:
         return self.run_dir / "logs"
+
+    @staticmethod
+    def batch_state_file(store_file: str | os.PathLike) -> Path:
+        """The batch backend's state for one store file (batch ids, ``custom_id`` →
+        request hash), beside it: ``answers/.batches/<model>.ndjson``. JSON lines named
+        ``.ndjson`` so that readers globbing ``*.jsonl`` for records never take it for some.
+
+        >>> RunLayout.batch_state_file("runs/demo/judgments/j/m.jsonl").as_posix()
+        'runs/demo/judgments/j/.batches/m.ndjson'
+        """
+        path = Path(store_file)
+        return path.parent / ".batches" / f"{path.stem}.ndjson"

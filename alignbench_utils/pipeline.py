@@ -27,8 +27,8 @@ from .report import KERNEL_NAME, execute_notebook, render_report
 __all__ = [
     "JUDGE_EVAL_NOTEBOOK",
     "NOTEBOOKS",
-    "PAIRWISE_NOTEBOOK",
     "NOTEBOOK_DIR",
+    "PAIRWISE_NOTEBOOK",
     "SecretLeakError",
     "find_secret_leaks",
     "notebook_parameters",
@@ -165,7 +165,7 @@ def _local_server(config: RunConfig, stack: contextlib.ExitStack) -> Any | None:
     from .local_server import serve_local
 
     return stack.enter_context(serve_local(
-        model=config.local.model, log_dir=config.run_dir / "logs", parallel=config.local.parallel,
+        model=config.local.model, log_dir=config.layout.logs_dir, parallel=config.local.parallel,
         ctx=config.local.ctx))
 
 
@@ -192,7 +192,7 @@ def run_pipeline(config: RunConfig | str | os.PathLike, *,
                    disable=not progress)
         for name in bar:
             bar.set_postfix_str(name)
-            executed = config.run_dir / "notebooks" / f"{name}.ipynb"
+            executed = config.layout.executed_notebook(name)
             try:
                 execute_notebook(NOTEBOOK_DIR / f"{name}.ipynb", executed, params[name],
                                  cwd=Path.cwd(), kernel_name=kernel_name)
@@ -207,9 +207,9 @@ def run_pipeline(config: RunConfig | str | os.PathLike, *,
 def render_only(config: RunConfig | str | os.PathLike) -> list[Path]:
     """Re-render the HTML report from the executed notebooks, running nothing."""
     config = config if isinstance(config, RunConfig) else load_config(config)
-    if not any((config.run_dir / "notebooks").glob("*.ipynb")):
+    if not any(config.layout.notebooks_dir.glob("*.ipynb")):
         raise InputError("no executed notebooks; run `alignbench run` first",
-                         path=config.run_dir / "notebooks")
+                         path=config.layout.notebooks_dir)
     pages = render_report(config)
     _check_secrets(config)
     return pages

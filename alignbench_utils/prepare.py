@@ -69,7 +69,7 @@ _INJECTED = "injected-parameters"  # papermill's tag of the cell it adds
 
 def prepared_dir(config: RunConfig) -> Path:
     """Folder of the prepared copies of a run (beside, not among, the executed notebooks)."""
-    return config.run_dir / "notebooks" / "prepared"
+    return config.layout.prepared_dir
 
 
 def install_kernel(prefix: str | os.PathLike = sys.prefix) -> Path:

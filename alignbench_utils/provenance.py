@@ -59,15 +59,17 @@ def summarize_records(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             "last_created": max(dates) if dates else None}
 
 
-def write_provenance(path: str | Path, records: Iterable[Mapping[str, Any]],
-                     **settings: Any) -> Path:
-    """Write ``path`` (JSON): who wrote it and when, the records' provenance, and the
-    settings (seeds, n_boot, level ...) that produced the files beside it."""
+def write_provenance(path: str | Path, records: Iterable[Mapping[str, Any]], *,
+                     spend: Mapping[str, Any] | None = None, **settings: Any) -> Path:
+    """Write ``path`` (JSON): who wrote it and when, the records' provenance, the settings
+    (seeds, n_boot, level ...) that produced the files beside it and, when given, ``spend``:
+    tokens and cost so far per model and judge (:func:`accounting.spend_by_endpoint`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"written_by": f"alignbench-utils {__version__}",
            "written_at": now_iso(),
-           "settings": settings, "records": summarize_records(records)}
+           "settings": settings, "records": summarize_records(records),
+           **({"spend": spend} if spend is not None else {})}
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n",
                     encoding="utf-8")
     return path

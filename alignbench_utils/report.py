@@ -19,8 +19,10 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ._version import __version__
+from .accounting import run_spend, spend_frame
 from .aggregate import failures_by_model
 from .config import LOCAL, REFERENCE, RunConfig
+from .layout import FIGURES, RunLayout
 from .prompts import template_sha256
 from .provenance import summarize_records
 from .viewer import write_viewer
@@ -39,16 +41,7 @@ __all__ = [
 KERNEL_NAME = "python3"  # jupyter_client starts it with sys.executable: the venv's python
 VIEWER_PAGE = "viewer.html"  # the judgment viewer (alignbench_utils.viewer), linked by the index
 TEMPLATES = Path(__file__).with_name("templates")
-# Figures shown on the index page, in this order (name → caption); notebook 04 writes them.
-MAIN_FIGURES = {
-    "leaderboard": "Leaderboard with bootstrap confidence intervals",
-    "category_heatmap": "Mean score per model and category",
-    "radar": "Category radar (as in the AlignBench paper)",
-    "paired_forest": "Paired model differences in 总分",
-    "score_distributions": "Score distributions per category",
-    "dimension_heatmap": "Mean score per judge dimension",
-    "failures": "Failed judgments",
-}
+MAIN_FIGURES = FIGURES  # shown on the index page, in this order; notebooks 04/06 write them
 
 
 def _env() -> Environment:
@@ -76,9 +69,9 @@ def _record_facts(run_dir: Path) -> dict[str, Any]:
     """Provenance of every answer and judgment record of the run."""
     from .store import read_records_under
 
-    return summarize_records([rec for stage in ("answers", "judgments")
-                              if (run_dir / stage).is_dir()
-                              for rec in read_records_under(run_dir / stage)])
+    layout = RunLayout(run_dir)
+    return summarize_records([rec for folder in (layout.answers_dir, layout.judgments_dir)
+                              if folder.is_dir() for rec in read_records_under(folder)])
 
 
 def caveats(config: RunConfig) -> list[str]:
@@ -173,23 +166,28 @@ def _data_uri(path: Path) -> str:
 
 def render_index(config: RunConfig, pages: list[Path], info: Mapping[str, Any]) -> Path:
     """``index.html``: leaderboard, the main figures (embedded) and links to every page."""
-    results = config.run_dir / "results" / "leaderboard.csv"
+    layout = config.layout
+    results = layout.table("leaderboard")
     table = None
     if results.is_file():
         table = pd.read_csv(results).to_html(index=False, classes="leaderboard",
                                              float_format=lambda v: f"{v:.2f}", border=0,
                                              na_rep="–")
-    failures_csv = config.run_dir / "results" / "failures.csv"
+    failures_csv = layout.table("failures")
     failures = None
     if failures_csv.is_file():
         failures = failures_by_model(pd.read_csv(failures_csv).fillna({"judge": ""})).to_html(
             index=False, classes="leaderboard", border=0)
-    figures_dir = config.run_dir / "figures"
-    figures = [{"name": name, "title": title, "data_uri": _data_uri(figures_dir / f"{name}.png")}
-               for name, title in MAIN_FIGURES.items() if (figures_dir / f"{name}.png").is_file()]
+    spend = spend_frame(run_spend(config.run_dir))
+    spend_html = None if spend.empty else spend.to_html(
+        index=False, classes="leaderboard", border=0, na_rep="–",
+        formatters={"cost_usd": lambda v: "–" if v is None else f"${v:.4f}"})
+    figures = [{"name": name, "title": title, "data_uri": _data_uri(layout.figure(name))}
+               for name, title in MAIN_FIGURES.items() if layout.figure(name).is_file()]
     links = [{"href": p.name, "title": p.stem.replace("_", " ", 1)} for p in pages]
     body = _env().get_template("index.html.j2").render(
-        info=info, leaderboard_html=table, failures_html=failures, figures=figures, pages=links,
+        info=info, leaderboard_html=table, failures_html=failures, spend_html=spend_html,
+        figures=figures, pages=links,
         link_index=False, viewer_href=VIEWER_PAGE)
     out = config.report_dir / "index.html"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -201,7 +199,7 @@ def render_report(config: RunConfig) -> list[Path]:
     """Render every executed notebook of the run, the judgment viewer and the index (which
     links the viewer); returns all written pages."""
     info = provenance(config)
-    executed = sorted((config.run_dir / "notebooks").glob("*.ipynb"))
+    executed = sorted(config.layout.notebooks_dir.glob("*.ipynb"))
     pages = [render_notebook(nb, config.report_dir / f"{nb.stem}.html", info) for nb in executed]
     viewer = write_viewer(config.run_dir, config.report_dir / VIEWER_PAGE, info=info)
     return [*pages, viewer, render_index(config, pages, info)]

@@ -7,6 +7,7 @@ judge writes a per-dimension critique first and the score dict last.
 - ``grammar`` (llama.cpp): free critique text (no braces, ``CRITIQUE_CHARS`` long), a
   newline, then the score dict in the official form ``{'维度': 7, ..., '综合得分': 7}``, so
   the output reads like an official judgment and even the official parser reads it.
+  The critique is bounded by the request's ``max_tokens`` so the dict always fits.
 - ``json_schema`` (OpenAI, vLLM, llama.cpp): an object whose first field 评价 holds the
   critique (up to ``CRITIQUE_CHARS[1]`` characters, room for the per-dimension critique), then
   the dimensions and 综合得分 as integers 1-10.
@@ -27,6 +28,8 @@ __all__ = [
     "CRITIQUE_CHARS",
     "MODES",
     "OVERALL_KEY",
+    "SCORES_RESERVE",
+    "critique_limit",
     "judge_grammar",
     "judge_json_schema",
     "request_params",
@@ -35,6 +38,7 @@ __all__ = [
 
 MODES = ("none", "json_schema", "grammar")
 CRITIQUE_CHARS = (20, 3000)  # bounds of the critique written before the scores
+SCORES_RESERVE = 160  # tokens kept for the score dict after the critique
 OVERALL_KEY = OVERALL_KEYS[0]
 COMMENT_KEY = COMMENT_KEYS[0]
 
@@ -44,7 +48,22 @@ def score_keys(subcategory: str) -> list[str]:
     return [*dimensions_for(subcategory), OVERALL_KEY]
 
 
-def judge_json_schema(subcategory: str, *, comment: bool = True) -> dict[str, Any]:
+def critique_limit(max_tokens: int | None) -> int:
+    """Most characters of critique that still leave room for the score dict within
+    ``max_tokens``: a critique cut off by the token limit loses the scores (a character is at
+    most about one token, for CJK and ASCII alike).
+
+    >>> critique_limit(1024), critique_limit(None), critique_limit(100)
+    (864, 3000, 20)
+    """
+    low, high = CRITIQUE_CHARS
+    if max_tokens is None:
+        return high
+    return max(low, min(high, max_tokens - SCORES_RESERVE))
+
+
+def judge_json_schema(subcategory: str, *, comment: bool = True,
+                      max_tokens: int | None = None) -> dict[str, Any]:
     """``response_format`` asking for the dimensions of ``subcategory`` and 综合得分 (1-10).
 
     >>> fmt = judge_json_schema("翻译")
@@ -55,7 +74,7 @@ def judge_json_schema(subcategory: str, *, comment: bool = True) -> dict[str, An
     """
     score = {"type": "integer", "minimum": 1, "maximum": 10}
     critique = {"type": "string", "minLength": CRITIQUE_CHARS[0],
-                "maxLength": CRITIQUE_CHARS[1]}
+                "maxLength": critique_limit(max_tokens)}
     properties: dict[str, Any] = {COMMENT_KEY: critique} if comment else {}
     properties.update({key: dict(score) for key in score_keys(subcategory)})
     return {"type": "json_schema", "json_schema": {
@@ -64,7 +83,8 @@ def judge_json_schema(subcategory: str, *, comment: bool = True) -> dict[str, An
                    "additionalProperties": False}}}
 
 
-def judge_grammar(subcategory: str, *, comment: bool = True) -> str:
+def judge_grammar(subcategory: str, *, comment: bool = True,
+                  max_tokens: int | None = None) -> str:
     r"""GBNF grammar: a free critique, a newline, then the official score dict with this
     question's dimensions in order and integer scores 1-10.
 
@@ -76,7 +96,7 @@ def judge_grammar(subcategory: str, *, comment: bool = True) -> str:
     >>> g[2][-20:]
     '"\'综合得分\': " score "}"'
     """
-    low, high = CRITIQUE_CHARS
+    low, high = CRITIQUE_CHARS[0], critique_limit(max_tokens)
     items = [f'"\'{key}\': " score' for key in score_keys(subcategory)]
     scores = 'scores ::= "{" ' + ' ", " '.join(items) + ' "}"'
     rules = [f'critique ::= [^{{}}]{{{low},{high}}}' if comment else 'critique ::= ""', scores,
@@ -84,8 +104,10 @@ def judge_grammar(subcategory: str, *, comment: bool = True) -> str:
     return "\n".join(('root ::= critique "\\n" scores', *rules)) + "\n"
 
 
-def request_params(mode: str, subcategory: str) -> dict[str, Any]:
-    """Extra chat-completion parameters for a structured-output mode.
+def request_params(mode: str, subcategory: str, max_tokens: int | None = None
+                   ) -> dict[str, Any]:
+    """Extra chat-completion parameters for a structured-output mode; ``max_tokens`` bounds
+    the critique so the score dict always fits (:func:`critique_limit`).
 
     >>> request_params("none", "翻译")
     {}
@@ -95,7 +117,7 @@ def request_params(mode: str, subcategory: str) -> dict[str, Any]:
     if mode == "none":
         return {}
     if mode == "json_schema":
-        return {"response_format": judge_json_schema(subcategory)}
+        return {"response_format": judge_json_schema(subcategory, max_tokens=max_tokens)}
     if mode == "grammar":
-        return {"extra_body": {"grammar": judge_grammar(subcategory)}}
+        return {"extra_body": {"grammar": judge_grammar(subcategory, max_tokens=max_tokens)}}
     raise ValueError(f"unknown structured mode {mode!r}; allowed: {', '.join(MODES)}")

@@ -10,6 +10,8 @@ import json
 from functools import cache
 from typing import Any
 
+import numpy as np
+
 from .paths import config_dir
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "REASONING",
     "REASONING_COL",
     "answer_type",
+    "combine_categories",
     "dimension_definitions",
     "dimensions_for",
     "subcategory_map",
@@ -94,3 +97,18 @@ def temperature_for(category: str) -> float:
     (0.1, 0.7)
     """
     return float(_config("temperature.json").get(category, DEFAULT_TEMPERATURE))
+
+
+def combine_categories(means: np.ndarray) -> np.ndarray:
+    """Append 中文推理, 中文语言, 总分 to category means (ordered as ``CATEGORIES``) on the
+    last axis (8 → 11): the official formula, vectorised for the bootstrap too.
+
+    Mean of means: a NaN category makes its group NaN.
+
+    >>> combine_categories(np.array([4.0, 5.0, 6, 6, 6, 6, 6, 6]))[-3:].tolist()
+    [4.5, 6.0, 5.25]
+    """
+    reasoning = means[..., [CATEGORIES.index(c) for c in REASONING]].mean(axis=-1)
+    language = means[..., [CATEGORIES.index(c) for c in LANGUAGE]].mean(axis=-1)
+    overall = (reasoning + language) / 2
+    return np.concatenate([means, np.stack([reasoning, language, overall], axis=-1)], axis=-1)

@@ -30,6 +30,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ._version import __version__
 from .aggregate import judgments_frame
+from .layout import RunLayout
 from .parsing import OVERALL_KEYS
 from .store import canonical_json, now_iso, read_records_under
 
@@ -184,7 +185,7 @@ def write_viewer(run_dir: str | os.PathLike, out_path: str | os.PathLike, *,
     gets a page that says so.
     """
     run_dir = Path(run_dir)
-    judgments = run_dir / "judgments"
+    judgments = RunLayout(run_dir).judgments_dir
     records = []
     if judgments.is_dir() and any(judgments.rglob("*.jsonl")):
         records = read_records_under(judgments)

@@ -1,8 +1,8 @@
 """Small synthetic run folders for the notebook, plot and report tests.
 
-Judgment records follow the record schema of docs/architecture.md; scores are drawn with a
-seeded generator (model skill + question difficulty + noise) so statistics have something
-to find, and a few parse failures / errors carry raw text like real ones.
+Judgment records come from the package's record builder (alignbench_utils.records); scores
+are drawn with a seeded generator (model skill + question difficulty + noise) so statistics
+have something to find, and a few parse failures / errors carry raw text like real ones.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from alignbench_utils import load_questions
-from alignbench_utils._version import __version__
 from alignbench_utils.data import write_jsonl
+from alignbench_utils.records import judgment_record
 from alignbench_utils.taxonomy import dimensions_for
 
 SKILL = {"strong": 7.5, "weak": 5.0, "reference": 8.5}
@@ -43,23 +43,17 @@ def judgment_records(judge: str, models: dict[str, float] | None = None, per_cat
             judgment = (f"评分理由：回答基本正确。{dims}".replace('"', "'") if status == "ok"
                         else "The judge rambled without any score dict." if status != "error"
                         else "")
-            out.append({
-                "question_id": q["question_id"], "category": q["category"],
-                "subcategory": q["subcategory"], "question": q["question"],
-                "reference": q["reference"], "model": model, "answer": answer,
-                "judge": judge, "judge_model_id": f"{judge}-id", "judgment": judgment,
-                "status": status, "score": score if status == "ok" else None,
-                "dimensions": dims if status == "ok" else {},
-                "error": None if status == "ok" else (
+            answer_rec = {**q, "model": model, "answer": answer}
+            out.append(judgment_record(
+                answer_rec, judge=judge, judge_model_id=f"{judge}-id", judgment=judgment,
+                status=status, score=score if status == "ok" else None,
+                dimensions=dims if status == "ok" else {},
+                error=None if status == "ok" else (
                     "no score dict found" if status == "parse_failed" else "HTTP 500"),
-                "prompt_sha256": "0" * 64, "template_sha256": "1" * 64,
-                "structured_output": "none", "request_hash": f"{judge}-{model}-{q['question_id']}",
-                "request": {"temperature": 0}, "usage": {"prompt_tokens": 10,
-                                                         "completion_tokens": 20,
-                                                         "total_tokens": 30},
-                "latency_s": 0.1, "attempts": 1, "package_version": __version__,
-                "created_at": "2026-01-01T00:00:00+00:00",
-            })
+                prompt_sha256="0" * 64, template_sha256="1" * 64, structured_output="none",
+                request_hash=f"{judge}-{model}-{q['question_id']}", request={"temperature": 0},
+                usage={"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30},
+                latency_s=0.1, attempts=1) | {"created_at": "2026-01-01T00:00:00+00:00"})
     return out
 
 

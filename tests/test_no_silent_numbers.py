@@ -291,3 +291,28 @@ def test_run_with_a_model_url_typo_exits_1_naming_model_url_and_status(tmp_path,
     err = capsys.readouterr().err
     assert "'m1'" in err and typo in err and "HTTP 404" in err
     assert not (tmp_path / "runs" / "e2e" / "notebooks" / "02_judge.ipynb").exists()
+
+
+def test_a_model_with_some_failed_answers_stays_in_every_table(tmp_path, fault_server,
+                                                               monkeypatch):
+    from test_pipeline import KEY, KEY_ENV, write_config
+
+    monkeypatch.setenv(KEY_ENV, KEY)
+    fault_server.configure(error_rate=0.3, seed=2)
+    path = write_config(tmp_path, fault_server.base_url)
+    text = path.read_text(encoding="utf-8").replace(
+        "    model_id: fake-1\n", "    model_id: fake-1\n    max_retries: 0\n").replace(
+        "    model_id: fake-judge\n", "    model_id: fake-judge\n    max_retries: 8\n"
+        "    backoff_base_s: 0.01\n")
+    path.write_text(text, encoding="utf-8")
+    assert main(["run", str(path), "--no-progress", "--notebooks", "01_generate", "02_judge",
+                 "03_aggregate"]) == 0
+    run_dir = tmp_path / "runs" / "e2e"
+    failed_answers = sum(r["status"] == "error"
+                         for r in read_records(run_dir / "answers" / "m1.jsonl"))
+    assert 0 < failed_answers < 16
+    board = pd.read_csv(run_dir / "results" / "leaderboard.csv").set_index("模型")
+    assert int(board.loc["m1", "n_failed"]) >= failed_answers
+    assert int(board.loc["m1", "n_ok"] + board.loc["m1", "n_failed"]) == 16
+    index = (tmp_path / "reports" / "e2e" / "index.html").read_text(encoding="utf-8")
+    assert "Failures per model" in index and "<td>m1</td>" in index

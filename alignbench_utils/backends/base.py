@@ -25,6 +25,7 @@ class Backend(ABC):
 
     name: ClassVar[str]
     can_judge: ClassVar[bool] = True  # False for a control that only copies reference answers
+    progress: bool = False  # set by the engine: a backend that waits long shows its own bar
 
     def __init__(self, endpoint: EndpointConfig) -> None:
         self.endpoint = endpoint

@@ -70,7 +70,7 @@ class PointwiseAlignBench(JudgingProtocol):
         prompt = build_judge_prompt(item, item["answer"], template=self.template)
         params = {"temperature": SETTINGS["temperature"], "max_tokens": self.max_tokens,
                   **({"seed": self.seed} if self.seed is not None else {}),
-                  **request_params(self.structured, item["subcategory"])}
+                  **request_params(self.structured, item["subcategory"], self.max_tokens)}
         return ProtocolRequest(
             messages=[{"role": "user", "content": prompt}], params=params,
             hash_fields={"template_sha256": self.template_sha256},

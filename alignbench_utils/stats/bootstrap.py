@@ -26,8 +26,15 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from ..taxonomy import CATEGORIES, LANGUAGE, LANGUAGE_COL, REASONING, REASONING_COL
-from .matrix import METRICS, ScoreMatrix, category_means, combine_categories, score_matrix
+from ..taxonomy import (
+    CATEGORIES,
+    LANGUAGE,
+    LANGUAGE_COL,
+    REASONING,
+    REASONING_COL,
+    combine_categories,
+)
+from .matrix import METRICS, ScoreMatrix, category_means, score_matrix
 
 __all__ = [
     "BootstrapResult",

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..aggregate import combine_categories
 from ..taxonomy import CATEGORIES, LANGUAGE_COL, OVERALL_COL, REASONING_COL
 
-__all__ = ["METRICS", "ScoreMatrix", "category_means", "combine_categories", "question_layout",
+__all__ = ["METRICS", "ScoreMatrix", "category_means", "question_layout",
            "score_matrix"]
 
 #: The 11 leaderboard metrics, in display order.
