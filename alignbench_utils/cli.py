@@ -391,8 +391,7 @@ def cmd_serve_local(args: argparse.Namespace) -> int:
 
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    add_generate, add_judge, add_judge_eval, add_import, add_run, add_estimate,
-    add_report,
+    add_generate, add_judge, add_judge_eval, add_import, add_run, add_estimate, add_report,
     add_setup_local, add_serve_local,
     add_notebook,
 ]

@@ -38,6 +38,7 @@ __all__ = [
     "LocalSpec",
     "ModelSpec",
     "OutputSpec",
+    "PairwiseSpec",
     "Price",
     "RunConfig",
     "Sampling",
@@ -170,6 +171,18 @@ class JudgeEvalSpec:
 
 
 @dataclass
+class PairwiseSpec:
+    """The pairwise leaderboard (notebook 08): every other model's answers judged against the
+    baseline's, in both orders, with the reference answer in the prompt."""
+
+    baseline: str  # a model of the run, e.g. the reference control or a strong model
+    protocol: str = "alignbench-pairwise"  # a pairwise protocol (alignbench_utils.protocols)
+    judge: str | None = None  # a judge of the run by name; null: the first judge listed
+    inconsistent: Literal["tie", "drop", "half"] = "tie"  # two orders that disagree (MT-Bench: tie)
+    orders: Literal["both", "single"] | None = None  # null: the protocol's swap policy
+
+
+@dataclass
 class LocalSpec:
     """The embedded local model server used wherever ``base_url: local``."""
 
@@ -200,6 +213,7 @@ class RunConfig:
     local: LocalSpec = field(default_factory=LocalSpec)
     output: OutputSpec = field(default_factory=OutputSpec)
     judge_eval: JudgeEvalSpec | None = None
+    pairwise: PairwiseSpec | None = None
     source_path: str | None = field(default=None, metadata={"internal": True})
 
     @property
@@ -239,6 +253,15 @@ class RunConfig:
     def primary_judge(self) -> str:
         """The judge whose scores make the leaderboard: the first one listed."""
         return self.judges[0].name
+
+    @property
+    def pairwise_judge(self) -> JudgeSpec | None:
+        """The judge of the pairwise leaderboard: the one ``pairwise.judge`` names, else the
+        primary judge; None without a ``pairwise:`` section."""
+        if self.pairwise is None:
+            return None
+        name = self.pairwise.judge or self.primary_judge
+        return next(j for j in self.judges if j.name == name)
 
     @property
     def second_judge(self) -> str | None:
@@ -472,6 +495,19 @@ def _check_run(checker: _Checker, cfg: RunConfig, *, check_env: bool) -> None:
         checker.fail(("agreement", "second_judge"), f"{second!r} is not one of the judges {judges}")
 
 
+def _check_pairwise(checker: _Checker, cfg: RunConfig) -> None:
+    spec = cfg.pairwise
+    assert spec is not None
+    models, judges = [m.name for m in cfg.models], [j.name for j in cfg.judges]
+    if spec.baseline not in models:
+        checker.fail(("pairwise", "baseline"),
+                     f"{spec.baseline!r} is not one of the models {models}")
+    if len(models) < 2:
+        checker.fail(("pairwise",), "needs at least two models (the baseline and another)")
+    if spec.judge is not None and spec.judge not in judges:
+        checker.fail(("pairwise", "judge"), f"{spec.judge!r} is not one of the judges {judges}")
+
+
 def _check_judge_eval(checker: _Checker, cfg: RunConfig, *, check_env: bool) -> None:
     from .judgebench.loaders import benchmark_problem
     from .protocols import PROTOCOLS
@@ -536,13 +572,15 @@ def parse_config(data: Any, *, file: str | None = None, lines: dict[tuple, int] 
     >>> parse_config({"name": "t", "models": [], "judges": [], "judge": {}})
     Traceback (most recent call last):
     ...
-    alignbench_utils.config.ConfigError: field 'judge': unknown key 'judge' (allowed: name, models, judges, dataset, concurrency, statistics, agreement, local, output, judge_eval); did you mean 'judges'?
+    alignbench_utils.config.ConfigError: field 'judge': unknown key 'judge' (allowed: name, models, judges, dataset, concurrency, statistics, agreement, local, output, judge_eval, pairwise); did you mean 'judges'?
     """
     checker = _Checker(file, lines or {})
     cfg = checker.record(data, RunConfig, ())
     _check_run(checker, cfg, check_env=check_env)
     if cfg.judge_eval is not None:
         _check_judge_eval(checker, cfg, check_env=check_env)
+    if cfg.pairwise is not None:
+        _check_pairwise(checker, cfg)
     cfg.source_path = file
     return cfg
 

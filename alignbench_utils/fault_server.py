@@ -421,8 +421,8 @@ class FaultServer:
     @property
     def stats(self) -> dict[str, Any]:
         """Requests seen: ``total`` chat requests, ``by_status``, ``answer``/``judge``/
-        ``pairwise`` replies, the highest number served concurrently, and ``batch``: the
-        Batch API's counters (also at ``GET /stats``)."""
+        ``pairwise`` replies, the highest number served concurrently, and ``batch``: the Batch
+        API's counters (also at ``GET /stats``)."""
         if self._server is None:
             raise RuntimeError("server is not running")
         return self._server.snapshot()

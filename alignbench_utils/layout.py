@@ -35,6 +35,9 @@ FIGURES: dict[str, str] = {
     "dimension_heatmap": "Mean score per judge dimension",
     "failures": "Failed judgments",
     "score_vs_length": "Score against answer length",
+    "pairwise_ratings": "Pairwise leaderboard: Bradley-Terry ratings with bootstrap CIs",
+    "pairwise_win_rates": "Win rate against the baseline per model and category",
+    "pairwise_length_control": "Raw and length-controlled win rates",
 }
 
 

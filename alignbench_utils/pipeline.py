@@ -28,6 +28,7 @@ __all__ = [
     "JUDGE_EVAL_NOTEBOOK",
     "NOTEBOOKS",
     "NOTEBOOK_DIR",
+    "PAIRWISE_NOTEBOOK",
     "SecretLeakError",
     "find_secret_leaks",
     "notebook_parameters",
@@ -40,6 +41,7 @@ NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 NOTEBOOKS = ("01_generate", "02_judge", "03_aggregate", "04_analysis", "05_agreement",
              "06_error_analysis")
 JUDGE_EVAL_NOTEBOOK = "07_judge_eval"  # run after NOTEBOOKS when the config has judge_eval:
+PAIRWISE_NOTEBOOK = "08_pairwise"  # run last when the config has pairwise:
 _MIN_SECRET_LEN = 8  # shorter values (e.g. "EMPTY") are not API keys and would match by chance
 
 
@@ -62,8 +64,10 @@ def _resolve(specs: Iterable[dict[str, Any]], local: Any | None) -> list[dict[st
 
 def notebooks_for(config: RunConfig) -> tuple[str, ...]:
     """The notebooks of a run, in order: :data:`NOTEBOOKS`, then the judge meta-evaluation
-    when the config has a ``judge_eval:`` section."""
-    return NOTEBOOKS + ((JUDGE_EVAL_NOTEBOOK,) if config.judge_eval is not None else ())
+    when the config has a ``judge_eval:`` section and the pairwise leaderboard when it has a
+    ``pairwise:`` section."""
+    return (NOTEBOOKS + ((JUDGE_EVAL_NOTEBOOK,) if config.judge_eval is not None else ())
+            + ((PAIRWISE_NOTEBOOK,) if config.pairwise is not None else ()))
 
 
 def _judge_eval_parameters(config: RunConfig, local: Any | None) -> dict[str, Any]:
@@ -78,6 +82,17 @@ def _judge_eval_parameters(config: RunConfig, local: Any | None) -> dict[str, An
             "subset_seed": spec.seed, "published": spec.published,
             "concurrency": config.concurrency, "n_boot": st.n_boot, "level": st.level,
             "seed": st.seed}
+
+
+def _pairwise_parameters(config: RunConfig, local: Any | None) -> dict[str, Any]:
+    spec, judge, st = config.pairwise, config.pairwise_judge, config.statistics
+    assert spec is not None and judge is not None
+    return {"run_dir": str(config.run_dir),
+            "judge": _resolve([dataclasses.asdict(judge)], local)[0],
+            "baseline": spec.baseline, "protocol": spec.protocol,
+            "inconsistent": spec.inconsistent, "orders": spec.orders or "",
+            "pointwise_judge": config.primary_judge, "concurrency": config.concurrency,
+            "n_boot": st.n_boot, "level": st.level, "seed": st.seed}
 
 
 def notebook_parameters(config: RunConfig, local: Any | None = None) -> dict[str, dict[str, Any]]:
@@ -100,8 +115,10 @@ def notebook_parameters(config: RunConfig, local: Any | None = None) -> dict[str
     judge = config.primary_judge
     second = config.second_judge or ""
     statistics = {"n_boot": st.n_boot, "level": st.level, "seed": st.seed}
-    judge_eval = ({JUDGE_EVAL_NOTEBOOK: _judge_eval_parameters(config, local)}
-                  if config.judge_eval is not None else {})
+    optional = ({JUDGE_EVAL_NOTEBOOK: _judge_eval_parameters(config, local)}
+                if config.judge_eval is not None else {})
+    if config.pairwise is not None:
+        optional[PAIRWISE_NOTEBOOK] = _pairwise_parameters(config, local)
     return {
         "01_generate": {"run_dir": run_dir, "dataset_source": ds.source,
                         "categories": ds.categories or [], "per_category": ds.per_category or 0,
@@ -118,7 +135,7 @@ def notebook_parameters(config: RunConfig, local: Any | None = None) -> dict[str
         "06_error_analysis": {"run_dir": run_dir, "judge": judge, "second_judge": second,
                               "exclude_models": [m.name for m in config.models
                                                  if m.base_url == REFERENCE]},
-        **judge_eval,
+        **optional,
     }
 
 

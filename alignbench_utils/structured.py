@@ -26,10 +26,10 @@ from .taxonomy import dimensions_for
 __all__ = [
     "COMMENT_KEY",
     "CRITIQUE_CHARS",
-    "SCORES_RESERVE",
-    "critique_limit",
     "MODES",
     "OVERALL_KEY",
+    "SCORES_RESERVE",
+    "critique_limit",
     "judge_grammar",
     "judge_json_schema",
     "request_params",

@@ -15,10 +15,16 @@ import pytest
 from run_fixtures import judgment_records, write_human_labels, write_run
 
 from alignbench_utils import aggregate
-from alignbench_utils.pipeline import JUDGE_EVAL_NOTEBOOK, NOTEBOOK_DIR, NOTEBOOKS
+from alignbench_utils.pipeline import (
+    JUDGE_EVAL_NOTEBOOK,
+    NOTEBOOK_DIR,
+    NOTEBOOKS,
+    PAIRWISE_NOTEBOOK,
+)
 from alignbench_utils.report import execute_notebook
 
-ALL_NOTEBOOKS = (*NOTEBOOKS, JUDGE_EVAL_NOTEBOOK)  # 07 runs when a config has judge_eval:
+# 07 runs when a config has judge_eval:, 08 when it has pairwise:
+ALL_NOTEBOOKS = (*NOTEBOOKS, JUDGE_EVAL_NOTEBOOK, PAIRWISE_NOTEBOOK)
 PATHS = [NOTEBOOK_DIR / f"{name}.ipynb" for name in ALL_NOTEBOOKS]
 
 
