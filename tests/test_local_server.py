@@ -218,15 +218,20 @@ def test_cli_setup_is_a_no_op_and_serve_stops_on_ctrl_c(tmp_path: Path):
 def test_structured_output_parses(server: LocalServer, mode: str):
     from openai import OpenAI
 
-    from alignbench_utils.structured import OVERALL_KEY, request_params
+    from alignbench_utils import parse_judgment
+    from alignbench_utils.structured import request_params
 
     client = OpenAI(base_url=server.base_url, api_key="EMPTY", timeout=120, max_retries=0)
     reply = client.chat.completions.create(
         model=server.model_id, temperature=0, max_tokens=300,
         messages=[{"role": "user", "content": "请评价这个翻译：'Hello' → '你好'。给出 1-10 分。"}],
-        **request_params(mode, "翻译"))
-    scores = json.loads(reply.choices[0].message.content)
-    assert 1 <= scores[OVERALL_KEY] <= 10
+        **request_params(mode, "翻译", max_tokens=300))
+    text = reply.choices[0].message.content
+    judgment = parse_judgment(text)
+    assert judgment.ok and 1 <= judgment.score <= 10, text
+    if mode == "grammar":  # a critique, then the official score dict on its own line
+        critique, _, scores = text.rpartition("\n")
+        assert len(critique) >= 20 and scores.startswith("{'事实正确性': ")
 
 
 @pytest.mark.local_model
