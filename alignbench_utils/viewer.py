@@ -12,8 +12,14 @@ dictionary-encoded ``{"values": [...], "codes": [...]}``, so a question, referen
 shared by many rows (two judges judge the same answer) is stored once; ``codes`` is left out
 when every row has its own value. Dicts and lists (``request``, ``judgment_history``) are kept
 as canonical JSON text (``"json": true``). ``dimensions`` becomes one numeric column per
-dimension name. Each row has a ``kind``; today every row is ``pointwise``; a ``pairwise``
-verdict row type only adds its own columns and its kind.
+dimension name. Each row has a ``kind``: ``pointwise`` (a judgment) or ``pairwise`` (one
+order of a pair judged by a pairwise protocol, from ``comparisons/`` and ``judge_eval/``).
+Pairwise rows add their own columns (``pair_id``, ``order``, ``protocol``, ``verdict``,
+``verdict_shown``, ...) and are null in the pointwise ones (``score``, ``dimensions``). Their
+records hold no text of the pair (only its hashes), so the viewer joins it back: ``question``
+is the question or instruction, ``output_1``/``output_2`` the two responses (from the run's
+answer records for model pairs, from the benchmark's items for judge-eval pairs), and
+``model`` reads ``model_a vs model_b`` so the model filter finds a comparison.
 """
 
 from __future__ import annotations
@@ -26,10 +32,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ._version import __version__
 from .aggregate import judgments_frame
+from .compare import benchmark_pairs
+from .errors import InputError
+from .judgebench.loaders import load_benchmark
 from .layout import RunLayout
 from .parsing import OVERALL_KEYS
 from .store import canonical_json, now_iso, read_records_under
@@ -37,16 +47,19 @@ from .store import canonical_json, now_iso, read_records_under
 __all__ = [
     "DERIVED_COLUMNS",
     "FORMAT",
+    "PAIRWISE",
     "POINTWISE",
     "STATUSES",
     "encode_column",
     "encode_records",
+    "pairwise_rows",
     "script_json",
     "write_viewer",
 ]
 
 FORMAT = "alignbench-viewer/1"
 POINTWISE = "pointwise"
+PAIRWISE = "pairwise"
 # Offered by the status filter even when a run has none of them (format_error: pairwise verdicts).
 STATUSES = ("ok", "parse_failed", "error", "format_error")
 # Columns judgments_frame computes that no record holds; not shown as record fields.
@@ -118,8 +131,65 @@ def _dimension_columns(dimensions: Sequence[Mapping[str, Any]]) -> dict[str, Any
                         for name in names]}
 
 
-def encode_records(records: Iterable[Mapping[str, Any]], *, run: str = "") -> dict[str, Any]:
-    """The viewer's data: judgments (the judgments frame of ``records``) as columns.
+def _latest(records: Iterable[Mapping[str, Any]], key: Sequence[str]) -> list[dict[str, Any]]:
+    """The last record per ``key`` (the append-only store's rule), in first-seen order."""
+    out: dict[tuple, dict[str, Any]] = {}
+    for record in records:
+        out[tuple(record.get(k) for k in key)] = dict(record)
+    return list(out.values())
+
+
+def _benchmark_texts(benchmark: str, subset: str) -> dict[str, dict[str, Any]]:
+    """pair_id → the judge-eval item's texts; empty when the benchmark is not available."""
+    try:
+        return {p["pair_id"]: p for p in benchmark_pairs(load_benchmark(f"{benchmark}:{subset}"))}
+    except (InputError, OSError):
+        return {}
+
+
+def pairwise_rows(records: Iterable[Mapping[str, Any]],
+                  answers: Iterable[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+    """Pairwise records as viewer rows: the last record per (judge, protocol, pair, order),
+    with the pair's texts joined back (``question``, ``input``, ``reference``, ``output_1``,
+    ``output_2``) and ``model`` as ``model_a vs model_b``. A text that cannot be found stays
+    null (the page says so).
+
+    >>> rows = pairwise_rows(
+    ...     [{"kind": "pairwise", "pair_id": "1:x:y", "question_id": 1, "model_a": "x",
+    ...       "model_b": "y", "judge": "j", "protocol": "p", "order": "ab", "verdict": 2}],
+    ...     [{"model": "x", "question_id": 1, "question": "问", "answer": "甲"},
+    ...      {"model": "y", "question_id": 1, "question": "问", "answer": "乙"}])
+    >>> [rows[0][k] for k in ("model", "question", "output_1", "output_2", "verdict")]
+    ['x vs y', '问', '甲', '乙', 2]
+    """
+    answer_of = {(a.get("model"), a.get("question_id")): a for a in answers}
+    items: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    rows = []
+    for record in _latest(records, ("judge", "protocol", "pair_id", "order")):
+        row = {**record, "kind": PAIRWISE}
+        if record.get("model_a") is not None:
+            a = answer_of.get((record["model_a"], record.get("question_id")), {})
+            b = answer_of.get((record.get("model_b"), record.get("question_id")), {})
+            row |= {"model": f"{record['model_a']} vs {record.get('model_b')}",
+                    "question": a.get("question", b.get("question")),
+                    "reference": a.get("reference", b.get("reference")),
+                    "output_1": a.get("answer"), "output_2": b.get("answer")}
+        elif record.get("benchmark") is not None:
+            source = (record["benchmark"], str(record.get("subset")))
+            if source not in items:
+                items[source] = _benchmark_texts(*source)
+            item = items[source].get(record["pair_id"], {})
+            row |= {"question": item.get("instruction"), "input": item.get("input") or None,
+                    "reference": item.get("reference"),
+                    "output_1": item.get("output_1"), "output_2": item.get("output_2")}
+        rows.append(row)
+    return rows
+
+
+def encode_records(records: Iterable[Mapping[str, Any]], *, run: str = "",
+                   pairwise: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """The viewer's data: judgments (the judgments frame of ``records``) and ``pairwise``
+    rows (:func:`pairwise_rows`) as columns.
 
     Rows are the frame's (the last record per judge, model and question, failures included
     with their raw text); fields absent from a record are null in its row.
@@ -139,7 +209,10 @@ def encode_records(records: Iterable[Mapping[str, Any]], *, run: str = "") -> di
     if "kind" not in frame.columns:
         frame["kind"] = POINTWISE
     frame["kind"] = frame["kind"].fillna(POINTWISE)
-    dimensions = frame.pop("dimensions").tolist()
+    pairs = pd.DataFrame(list(pairwise))
+    if not pairs.empty:
+        frame = pd.concat([frame, pairs], ignore_index=True)
+    dimensions = [d if isinstance(d, Mapping) else {} for d in frame.pop("dimensions")]
     statuses = list(dict.fromkeys([*STATUSES, *frame["status"]]))
     return {
         "format": FORMAT,
@@ -176,25 +249,34 @@ def _asset(name: str) -> str:
     return text
 
 
+def _records_under(folder: Path) -> list[dict[str, Any]]:
+    """Every record in the JSONL files under ``folder``; none when it has no such file."""
+    if folder.is_dir() and any(folder.rglob("*.jsonl")):
+        return read_records_under(folder)
+    return []
+
+
 def write_viewer(run_dir: str | os.PathLike, out_path: str | os.PathLike, *,
                  info: Mapping[str, Any] | None = None) -> Path:
-    """Write the viewer of every judgment under ``<run_dir>/judgments`` to ``out_path``.
+    """Write the viewer of every judgment under ``<run_dir>/judgments`` and every pairwise
+    verdict under ``comparisons/`` and ``judge_eval/`` to ``out_path``.
 
     ``info`` is the report's provenance (:func:`alignbench_utils.report.provenance`): when
     given, the page states it and links the report index beside it. A run without judgments
     gets a page that says so.
     """
     run_dir = Path(run_dir)
-    judgments = RunLayout(run_dir).judgments_dir
-    records = []
-    if judgments.is_dir() and any(judgments.rglob("*.jsonl")):
-        records = read_records_under(judgments)
+    layout = RunLayout(run_dir)
+    records = _records_under(layout.judgments_dir)
+    pairwise = [*_records_under(layout.comparisons_dir), *_records_under(layout.judge_eval_dir)]
+    answers = _records_under(layout.answers_dir) if pairwise else []
     run = info["run"] if info else run_dir.name
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2"]))
     page = env.get_template("viewer.html.j2").render(
         run=run, info=info, link_index=info is not None,
         css=_asset("viewer.css"), js=_asset("viewer.js"),
-        data=script_json(encode_records(records, run=run)))
+        data=script_json(encode_records(records, run=run,
+                                        pairwise=pairwise_rows(pairwise, answers))))
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")

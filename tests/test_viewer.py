@@ -16,15 +16,18 @@ from run_fixtures import judgment_records, shared_answer_records
 from test_pipeline import KEY, KEY_ENV
 
 from alignbench_utils.aggregate import judgments_frame
+from alignbench_utils.compare import answer_pairs
 from alignbench_utils.config import parse_config
 from alignbench_utils.data import write_jsonl
 from alignbench_utils.pipeline import SecretLeakError, find_secret_leaks, render_only
+from alignbench_utils.records import pairwise_record
 from alignbench_utils.viewer import (
     DERIVED_COLUMNS,
     FORMAT,
     STATUSES,
     TEMPLATES,
     encode_records,
+    pairwise_rows,
     write_viewer,
 )
 
@@ -119,3 +122,41 @@ def test_leak_scan_catches_a_key_planted_in_a_record(tmp_path, monkeypatch):
     assert KEY not in str(info.value) and "viewer.html" in str(info.value)
     assert find_secret_leaks(config, [config.report_dir]) == [config.report_dir / "viewer.html"]
     assert find_secret_leaks(config, [config.run_dir]) == [store]
+
+
+def pairwise_fixture() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Two models' answers to two questions and their pairs judged in both orders, one reply
+    without a verdict (format_error, raw text kept)."""
+    answers = [{"model": m, "question_id": q, "category": "数学计算", "subcategory": "初等数学",
+                "question": f"问题{q}", "answer": f"{m} 的回答 {q}", "status": "ok"}
+               for m in ("strong", "weak") for q in (1, 2)]
+    records = []
+    for pair in answer_pairs(answers):
+        for order, shown in (("ab", 1), ("ba", 2)):
+            fails = pair["question_id"] == 2 and order == "ba"
+            records.append(pairwise_record(
+                pair, order=order, judge="judge-a", protocol="alignbench-pairwise",
+                judgment="没有结论 <b>" if fails else f"[[{'AB'[shown - 1]}]] 更好",
+                status="format_error" if fails else "ok",
+                verdict_shown=None if fails else shown, verdict=None if fails else 1,
+                request={"temperature": 0}, request_hash=f"h{pair['question_id']}{order}",
+                prompt_sha256="p" * 64, template_sha256="t" * 64))
+    return answers, records
+
+
+def test_pairwise_rows_round_trip_beside_pointwise_ones():
+    answers, records = pairwise_fixture()
+    pointwise = shared_answer_records()[:3]
+    data = encode_records(pointwise, pairwise=pairwise_rows(records, answers))
+    rows = decode(data)
+    assert data["n"] == 3 + 4
+    assert [r["kind"] for r in rows] == ["pointwise"] * 3 + ["pairwise"] * 4
+    for row, record in zip(rows[3:], records):
+        for field, value in record.items():
+            assert row[field] == value, field
+        assert row["model"] == "strong vs weak" and row["score"] is None and row["dimensions"] == {}
+        assert row["question"] == f"问题{record['question_id']}"
+        assert row["output_1"] == f"strong 的回答 {record['question_id']}"
+        assert row["output_2"] == f"weak 的回答 {record['question_id']}"
+    assert [r["status"] for r in rows[3:]] == ["ok", "ok", "ok", "format_error"]
+    assert all(r["verdict"] is None for r in rows[:3])  # pointwise rows are null in pairwise columns

@@ -15,11 +15,14 @@ import pandas as pd
 import pytest
 from browser import Browser, Tab, need_chromium
 from run_fixtures import shared_answer_records
+from test_viewer import pairwise_fixture
 
 from alignbench_utils.aggregate import judgments_frame
 from alignbench_utils.config import parse_config
 from alignbench_utils.data import write_jsonl
+from alignbench_utils.layout import RunLayout, pairwise_file
 from alignbench_utils.report import VIEWER_PAGE, render_report
+from alignbench_utils.viewer import write_viewer
 
 HOSTILE = '</script><img src=x onerror="window.__pwned = 1"><b>粗体</b>'
 DIM = "事实正确性"
@@ -224,3 +227,31 @@ def test_an_item_shows_every_raw_output_and_markup_as_text(report, browser):
     assert tab.evaluate("window.__pwned") is None
     assert not tab.errors and not tab.requests, (tab.errors, tab.requests)
     tab.close()
+
+
+def test_pairwise_rows_filter_and_open_with_both_responses_and_the_raw_reply(browser, tmp_path):
+    answers, records = pairwise_fixture()
+    run = tmp_path / "run"
+    write_jsonl(shared_answer_records()[:5], run / "judgments" / "judge-a" / "strong.jsonl")
+    for model in ("strong", "weak"):
+        write_jsonl([a for a in answers if a["model"] == model], run / "answers" / f"{model}.jsonl")
+    write_jsonl(records, pairwise_file(RunLayout(run).comparisons_dir, "judge-a",
+                                       "alignbench-pairwise", "strong__weak"))
+    page = write_viewer(run, tmp_path / "viewer.html")
+
+    tab = open_viewer(browser, page)
+    assert tab.evaluate("window.__viewer.count()") == 5 + 4
+    assert not tab.errors and not tab.requests, (tab.errors, tab.requests)
+    linked = open_viewer(browser, page, "?kind=pairwise")
+    assert linked.evaluate("window.__viewer.rows()") == [
+        ["judge-a", "alignbench-pairwise", r["pair_id"], r["order"]] for r in records]
+    failed = records[3]
+    linked.click("#rows .row:nth-child(4)")
+    body = linked.evaluate("document.getElementById('detail-body').innerText")
+    assert "问题2" in body and "strong 的回答 2" in body and "weak 的回答 2" in body
+    assert failed["judgment"] in body and "format_error" in body  # markup shown as text
+    heads = linked.evaluate("[...document.querySelectorAll('.response .card-head')].map(h => h.textContent)")
+    assert heads == ["output 1 · strong · shown second (order ba)",
+                     "output 2 · weak · shown first (order ba)"]
+    assert "p" * 64 in body and failed["request_hash"] in body
+    assert not linked.errors and not linked.requests, (linked.errors, linked.requests)

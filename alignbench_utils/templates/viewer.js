@@ -15,14 +15,17 @@
   const OVERSCAN = 12;
   const NONE = "(none)";
   const FACETS = ["kind", "model", "judge", "category", "subcategory", "status"];
-  const SEARCHED = ["question", "answer", "judgment"];
+  const SEARCHED = ["question", "answer", "judgment", "output_1", "output_2"];
   // Identity of a row per kind: the item key in the URL (?item=...) and the side-by-side pairs.
-  const KINDS = { pointwise: { key: ["judge", "model", "question_id"] } };
+  const KINDS = { pointwise: { key: ["judge", "model", "question_id"] },
+                  pairwise: { key: ["judge", "protocol", "pair_id", "order"] } };
   // Shown in their own sections of an opened item, so left out of its "record" table.
   const SHOWN = new Set(["kind", "model", "judge", "category", "subcategory", "question_id",
     "question", "reference", "answer", "judgment", "status", "score", "error",
     "judgment_history", "reasks", "reask_strategy", "parse_method", "request", "prompt_sha256",
-    "template_sha256"]);
+    "template_sha256", "pair_id", "order", "protocol", "verdict", "verdict_shown", "input",
+    "output_1", "output_2", "model_a", "model_b"]);
+  const VERDICTS = { 0: "tie", 1: "output 1", 2: "output 2" };
   const TABLE = [
     { key: "model", label: "model", width: "minmax(100px, 1.2fr)" },
     { key: "judge", label: "judge", width: "minmax(90px, 1fr)" },
@@ -31,6 +34,7 @@
     { key: "question_id", label: "question", width: "74px", num: true },
     { key: "status", label: "status", width: "96px" },
     { key: "score", label: "score", width: "56px", num: true },
+    { key: "verdict", label: "verdict", width: "64px" },
     { key: "dimensions", label: "dimensions", width: "minmax(220px, 2.2fr)" },
     { key: "question", label: "question text", width: "minmax(200px, 3fr)" },
   ];
@@ -102,9 +106,9 @@
     const i = rowByKey.get(key);
     return i === undefined ? -1 : i;
   }
-  let rowsByQuestion = null;  // kind + question_id → rows (for side by side)
+  let rowsByQuestion = null;  // kind + question_id (pairwise: pair_id) → rows (for side by side)
   function sameQuestion(i) {
-    const q = (j) => kindOf(j) + "|" + value("question_id", j);
+    const q = (j) => kindOf(j) + "|" + value(kindOf(j) === "pairwise" ? "pair_id" : "question_id", j);
     if (!rowsByQuestion) {
       rowsByQuestion = new Map();
       for (let j = 0; j < N; j++) {
@@ -261,6 +265,7 @@
   function cellText(key, i) {
     if (key === "dimensions") return dimsText(i);
     if (key === "question") return value("question", i).slice(0, 200);
+    if (key === "verdict") return verdictText(value("verdict", i));
     return value(key, i);
   }
   function rowElement() {
@@ -514,11 +519,51 @@
         el("summary", { textContent: "every raw output and re-ask" }), ...rawOutputs(i)),
       el("details", { className: "record" }, el("summary", { textContent: "all other record fields" }), recordFields(i)));
   }
+  // ---------- a pairwise item: the two responses, then one card per judged order ----------
+  const verdictText = (v) => (v === "" ? "" : VERDICTS[v] || v);
+  function sideName(i, output) {  // "output 1 · model_a"
+    const model = value(output === 1 ? "model_a" : "model_b", i);
+    return `output ${output}` + (model ? ` · ${model}` : "");
+  }
+  function responses(i) {
+    const first = value("order", i) === "ba" ? 2 : 1;
+    const box = el("div", { className: "columns responses" }, ...[1, 2].map((output) =>
+      el("div", { className: "card response output-" + output },
+        el("div", { className: "card-head" }, sideName(i, output) +
+          (output === first ? ` · shown first (order ${value("order", i)})` : ` · shown second (order ${value("order", i)})`)),
+        textBlock(value("output_" + output, i) || "(not found in this run)"))));
+    box.style.setProperty("--n", 2);
+    return el("div", null, ...section("the two responses", box));
+  }
+  function pairCard(i) {
+    const status = value("status", i);
+    const request = parsed("request", i);
+    const order = value("order", i);
+    const shownFirst = order === "ba" ? 2 : 1;
+    const verdict = value("verdict", i);
+    const shown = value("verdict_shown", i);
+    return el("div", { className: "card pair-card" },
+      el("div", { className: "card-head" },
+        `${value("judge", i)} · ${value("protocol", i)} · order ${order} (${sideName(i, shownFirst)} shown first) · `,
+        el("span", { className: "status-" + status, textContent: status }),
+        status === "ok" ? ` · verdict ${verdictText(verdict)}` : ""),
+      ...section("verdict", kvTable([
+        ["verdict (mapped back)", verdict === "" ? "—" : verdict === "0" ? "tie" : sideName(i, Number(verdict))],
+        ["verdict as shown", shown === "" ? "—" : shown === "0" ? "tie" : `${shown === "1" ? "first" : "second"} shown`],
+        ["fallback verdict", value("fallback", i) || "—"]])),
+      ...section("raw reply", textBlock(value("judgment", i) || "(empty)", "text reply")),
+      value("error", i) ? el("p", { className: "error-text", textContent: "error: " + value("error", i) }) : null,
+      ...section("request", kvTable([["request_hash", value("request_hash", i), true],
+        ["prompt_sha256", value("prompt_sha256", i), true], ["template_sha256", value("template_sha256", i), true]])),
+      textBlock(request === null ? "(not recorded)" : JSON.stringify(request, null, 2), "text mono"),
+      el("details", { className: "record" }, el("summary", { textContent: "all other record fields" }), recordFields(i)));
+  }
   function sideOptions(i) {
     const out = [];
     for (const j of sameQuestion(i)) {
       if (j === i) continue;
-      if (value("model", j) === value("model", i)) out.push(["judge:" + value("judge", j), j]);
+      if (kindOf(i) === "pairwise") out.push(["order:" + value("judge", j) + " / " + value("protocol", j) + " / " + value("order", j), j]);
+      else if (value("model", j) === value("model", i)) out.push(["judge:" + value("judge", j), j]);
       else if (value("judge", j) === value("judge", i)) out.push(["model:" + value("model", j), j]);
     }
     return out.sort((a, b) => collator.compare(a[0], b[0]));
@@ -534,13 +579,19 @@
       ...options.map(([name]) => el("option", { value: name, textContent: name.replace(":", ": ") })));
     const other = options.find(([name]) => name === state.side);
     side.value = other ? state.side : "";
-    $("detail-title").textContent = `question ${value("question_id", i)} · ${value("category", i)} / ${value("subcategory", i)}`;
-    const cards = other ? [card(i), card(other[1])] : [card(i)];
+    const pairwise = kindOf(i) === "pairwise";
+    $("detail-title").textContent = pairwise
+      ? `pair ${value("pair_id", i)} · ${[value("category", i) || value("benchmark", i), value("subcategory", i) || value("subset", i)].filter(Boolean).join(" / ")}`
+      : `question ${value("question_id", i)} · ${value("category", i)} / ${value("subcategory", i)}`;
+    const makeCard = pairwise ? pairCard : card;
+    const cards = other ? [makeCard(i), makeCard(other[1])] : [makeCard(i)];
     const columns = el("div", { className: "columns" }, ...cards);
     columns.style.setProperty("--n", cards.length);
     $("detail-body").replaceChildren(
-      ...section("question", textBlock(value("question", i))),
+      ...section(pairwise ? "question / instruction" : "question", textBlock(value("question", i) || "(not found in this run)")),
+      ...(value("input", i) ? section("input", textBlock(value("input", i))) : []),
       ...section("reference answer", textBlock(value("reference", i) || "(none)")),
+      ...(pairwise ? [responses(i)] : []),
       columns);
     $("detail-body").scrollTop = 0;
   }
