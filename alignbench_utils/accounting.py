@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .layout import RunLayout
-from .store import read_records_under
+from .store import read_records_in, read_records_under
 
 __all__ = ["folder_cost", "owner", "run_spend", "spend_by_endpoint", "spend_frame"]
 
@@ -72,9 +72,7 @@ def spend_by_endpoint(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[st
 
 def run_spend(run_dir: str | os.PathLike) -> dict[str, dict[str, dict]]:
     """:func:`spend_by_endpoint` over every answer and judgment record of a run folder."""
-    layout = RunLayout(run_dir)
-    return spend_by_endpoint(rec for folder in (layout.answers_dir, layout.judgments_dir)
-                             if folder.is_dir() for rec in read_records_under(folder))
+    return spend_by_endpoint(read_records_in(RunLayout(run_dir).record_dirs))
 
 
 def spend_frame(spend: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> Any:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import InputError, RunError
-from .store import RecordWriter, request_hash
+from .store import request_hash
 
 if TYPE_CHECKING:  # the heavy modules load only when a subcommand runs
     from .client import EndpointConfig
@@ -225,7 +225,7 @@ def add_import(sub: argparse._SubParsersAction) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from .data import load_questions
-    from .engine import RunSummary, Task, plan
+    from .engine import RunSummary, Task, plan, store_writers
     from .layout import RunLayout
     from .official import fill_question_fields, read_official_answers, read_official_judgments
 
@@ -245,11 +245,9 @@ def cmd_import(args: argparse.Namespace) -> int:
                   else layout.judgments_file(rec["judge"], rec["model"])) for rec in records]
     summary = RunSummary("import", "files")
     todo = plan(tasks, summary)
-    writers = {Path(path): RecordWriter(path) for path in summary.out_paths}
-    for task in todo:
-        writers[task.target].append(task.item)
-    for writer in writers.values():
-        writer.close()
+    with store_writers(summary) as writers:
+        for task in todo:
+            writers[task.target].append(task.item)
     written, skipped, out = len(todo), summary.skipped, args.out
     print(f"import: {written} records written, {skipped} already there, into {out}", flush=True)
     return 0

@@ -21,9 +21,10 @@ requests by the task's hash (the batch backend's ``custom_id``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ __all__ = [
     "plan",
     "raise_if_nothing_succeeded",
     "run_tasks",
+    "store_writers",
 ]
 
 
@@ -199,6 +201,18 @@ async def drive(items: Sequence[Any], worker: Callable[[Any], Awaitable[None]], 
         bar.close()
 
 
+@contextlib.contextmanager
+def store_writers(summary: RunSummary) -> Iterator[dict[Path, RecordWriter]]:
+    """The single writer of each store file :func:`plan` found (``summary.out_paths``),
+    closed (and fsynced) however the stage ends."""
+    writers = {Path(path): RecordWriter(path) for path in summary.out_paths}
+    try:
+        yield writers
+    finally:
+        for writer in writers.values():
+            writer.close()
+
+
 async def run_tasks(tasks: Iterable[Task], backend: Any,
                     work: Callable[[Task, Any], Awaitable[dict[str, Any]]], *,
                     summary: RunSummary, progress: bool,
@@ -212,8 +226,7 @@ async def run_tasks(tasks: Iterable[Task], backend: Any,
     todo = plan(tasks, summary)
     backend.progress = progress
     backend = guard_budget(backend, summary)
-    writers = {Path(path): RecordWriter(path) for path in summary.out_paths}
-    try:
+    with store_writers(summary) as writers:
         async with backend:
             async def one(task: Task) -> None:
                 CURRENT_TASK.set(task)
@@ -223,9 +236,6 @@ async def run_tasks(tasks: Iterable[Task], backend: Any,
 
             await drive(todo, one, workers=backend.workers,
                         desc=f"{summary.stage} {summary.name}", progress=progress)
-    finally:
-        for writer in writers.values():
-            writer.close()
     summary.wall_s = time.monotonic() - started
     raise_if_nothing_succeeded(summary, backend.where, statuses=done_statuses)
     return summary

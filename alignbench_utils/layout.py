@@ -95,6 +95,11 @@ class RunLayout:
         return self.run_dir / "comparisons"
 
     @property
+    def record_dirs(self) -> tuple[Path, Path]:
+        """The folders of the run's answer and judgment records."""
+        return self.answers_dir, self.judgments_dir
+
+    @property
     def results_dir(self) -> Path:
         return self.run_dir / "results"
 

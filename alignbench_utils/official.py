@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import InputError
 from .jsonl import read_jsonl, write_jsonl
-from .records import answer_record, judgment_record, upgrade_record
+from .records import QUESTION_KEYS, answer_record, judgment_record, upgrade_record
 
 __all__ = [
     "ANSWER_FIELDS",
@@ -95,8 +95,7 @@ def from_official_answer(obj: Mapping[str, Any], *, path: str | Path | None = No
         raise InputError(f"expected str, got {type(obj['answer']).__name__}", path=path,
                          line=line, field="answer")
     empty = not obj["answer"].strip()
-    question = {k: obj.get(k) for k in ("question_id", "category", "subcategory", "question",
-                                        "reference")}
+    question = {k: obj.get(k) for k in QUESTION_KEYS}
     return answer_record(question, model=str(obj["model_id"]), answer=obj["answer"],
                          status="error" if empty else "ok",
                          error="empty answer (only whitespace)" if empty else None,
@@ -124,8 +123,7 @@ def from_official_judgment(obj: Mapping[str, Any], *, judge: str,
                          field="score") from None
     ok = 1 <= score <= 10
     rating = obj.get("rating") if isinstance(obj.get("rating"), dict) else {}
-    answer = {k: obj.get(k) for k in ("question_id", "category", "subcategory", "question",
-                                      "reference", "answer")} | {"model": str(obj["model_id"])}
+    answer = {k: obj.get(k) for k in (*QUESTION_KEYS, "answer")} | {"model": str(obj["model_id"])}
     return judgment_record(
         answer, judge=judge, judgment=obj["judgment"], status="ok" if ok else "parse_failed",
         score=score if ok else None, legacy_score=score,

@@ -8,7 +8,7 @@ package version, the run config, the judge model and prompt-template hash, and d
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,13 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ._version import __version__
-from .accounting import run_spend, spend_frame
+from .accounting import run_spend, spend_by_endpoint, spend_frame
 from .aggregate import failures_by_model
 from .config import LOCAL, REFERENCE, RunConfig
-from .layout import FIGURES, RunLayout
+from .layout import FIGURES
 from .prompts import template_sha256
 from .provenance import summarize_records
+from .store import read_records_in
 from .viewer import write_viewer
 
 __all__ = [
@@ -65,15 +66,6 @@ def execute_notebook(notebook: str | Path, output: str | Path, parameters: Mappi
     return output
 
 
-def _record_facts(run_dir: Path) -> dict[str, Any]:
-    """Provenance of every answer and judgment record of the run."""
-    from .store import read_records_under
-
-    layout = RunLayout(run_dir)
-    return summarize_records([rec for folder in (layout.answers_dir, layout.judgments_dir)
-                              if folder.is_dir() for rec in read_records_under(folder)])
-
-
 def caveats(config: RunConfig) -> list[str]:
     """Plain warnings shown on top of every page when the numbers are not a real evaluation.
 
@@ -109,9 +101,13 @@ def caveats(config: RunConfig) -> list[str]:
     return notes
 
 
-def provenance(config: RunConfig) -> dict[str, Any]:
-    """What every report page states: version, config, judges, prompt hashes, dates."""
-    facts = _record_facts(config.run_dir)
+def provenance(config: RunConfig,
+               records: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """What every report page states: version, config, judges, prompt hashes, dates, from the
+    run's answer and judgment ``records`` (read from the run folder when not given)."""
+    if records is None:
+        records = read_records_in(config.layout.record_dirs)
+    facts = summarize_records(records)
     judges = []
     for judge in config.judges:
         configured = judge.model_id
@@ -164,8 +160,10 @@ def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def render_index(config: RunConfig, pages: list[Path], info: Mapping[str, Any]) -> Path:
-    """``index.html``: leaderboard, the main figures (embedded) and links to every page."""
+def render_index(config: RunConfig, pages: list[Path], info: Mapping[str, Any],
+                 records: Sequence[Mapping[str, Any]] | None = None) -> Path:
+    """``index.html``: leaderboard, failures, spend, the main figures (embedded) and links to
+    every page; ``records`` are the run's (read from the run folder when not given)."""
     layout = config.layout
     results = layout.table("leaderboard")
     table = None
@@ -178,7 +176,8 @@ def render_index(config: RunConfig, pages: list[Path], info: Mapping[str, Any]) 
     if failures_csv.is_file():
         failures = failures_by_model(pd.read_csv(failures_csv).fillna({"judge": ""})).to_html(
             index=False, classes="leaderboard", border=0)
-    spend = spend_frame(run_spend(config.run_dir))
+    spend = spend_frame(run_spend(config.run_dir) if records is None
+                        else spend_by_endpoint(records))
     spend_html = None if spend.empty else spend.to_html(
         index=False, classes="leaderboard", border=0, na_rep="–",
         formatters={"cost_usd": lambda v: "–" if v is None else f"${v:.4f}"})
@@ -198,8 +197,9 @@ def render_index(config: RunConfig, pages: list[Path], info: Mapping[str, Any]) 
 def render_report(config: RunConfig) -> list[Path]:
     """Render every executed notebook of the run, the judgment viewer and the index (which
     links the viewer); returns all written pages."""
-    info = provenance(config)
+    records = read_records_in(config.layout.record_dirs)  # read once for every page
+    info = provenance(config, records)
     executed = sorted(config.layout.notebooks_dir.glob("*.ipynb"))
     pages = [render_notebook(nb, config.report_dir / f"{nb.stem}.html", info) for nb in executed]
     viewer = write_viewer(config.run_dir, config.report_dir / VIEWER_PAGE, info=info)
-    return [*pages, viewer, render_index(config, pages, info)]
+    return [*pages, viewer, render_index(config, pages, info, records)]

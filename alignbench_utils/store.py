@@ -19,6 +19,7 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -33,6 +34,7 @@ __all__ = [
     "now_iso",
     "read_numbered_records",
     "read_records",
+    "read_records_in",
     "read_records_under",
     "request_hash",
 ]
@@ -77,6 +79,13 @@ def _split(data: bytes, path: Path) -> tuple[list[bytes], bool]:
                       "it was being written when the run stopped", RuntimeWarning, stacklevel=3)
         return lines, True
     return lines + [tail], False
+
+
+def read_records_in(folders: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
+    """Records of every ``*.jsonl`` below each of ``folders`` that exists (a run's answers
+    and judgments: ``RunLayout.record_dirs``)."""
+    return [rec for folder in folders if Path(folder).is_dir()
+            for rec in read_records_under(folder)]
 
 
 def read_records_under(path: str | os.PathLike) -> list[dict[str, Any]]:
