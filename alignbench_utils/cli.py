@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import InputError, RunError
-from .store import request_hash
+from alignbench_utils.data.store import request_hash
+from alignbench_utils.errors import InputError, RunError
 
 if TYPE_CHECKING:  # the heavy modules load only when a subcommand runs
-    from .client import EndpointConfig
-    from .engine import RunSummary
+    from alignbench_utils.running.client import EndpointConfig
+    from alignbench_utils.running.engine import RunSummary
 
 __all__ = [
     "build_parser",
@@ -41,7 +41,7 @@ __all__ = [
 def _add_endpoint_args(p: argparse.ArgumentParser, *, required: bool) -> None:
     """Endpoint flags: where, which model, and every :class:`EndpointSettings` field (their
     defaults live there, shared with the run YAML)."""
-    from .config import DEFAULT_CONCURRENCY, EndpointSettings, Sampling
+    from alignbench_utils.config import DEFAULT_CONCURRENCY, EndpointSettings, Sampling
 
     p.add_argument("--base-url", action="append", default=[], dest="base_urls",
                    help="OpenAI-compatible base URL; repeat for a pool of replicas")
@@ -67,8 +67,8 @@ def _add_endpoint_args(p: argparse.ArgumentParser, *, required: bool) -> None:
 
 
 def _endpoint(args: argparse.Namespace, name: str) -> EndpointConfig:
-    from .client import EndpointConfig
-    from .config import EndpointSettings, Price
+    from alignbench_utils.config import EndpointSettings, Price
+    from alignbench_utils.running.client import EndpointConfig
 
     if not args.base_urls:
         raise InputError("--base-url is required", field="base_url")
@@ -108,10 +108,10 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .client import EndpointConfig
-    from .config import REFERENCE
-    from .data import load_questions
-    from .generate import run_generation
+    from alignbench_utils.config import REFERENCE
+    from alignbench_utils.data.questions import load_questions
+    from alignbench_utils.running.client import EndpointConfig
+    from alignbench_utils.stages.generate import run_generation
 
     endpoint = (EndpointConfig.reference(args.model) if args.model == REFERENCE
                 else _endpoint(args, args.model))
@@ -124,7 +124,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def add_judge(sub: argparse._SubParsersAction) -> None:
-    from .config import JudgeSpec
+    from alignbench_utils.config import JudgeSpec
 
     p = sub.add_parser("judge", help="judge answers (writes OUT/<JUDGE>/<model>.jsonl)")
     p.add_argument("--answers", required=True,
@@ -143,7 +143,7 @@ def add_judge(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_judge(args: argparse.Namespace) -> int:
-    from .judge import run_judging
+    from alignbench_utils.stages.judge import run_judging
 
     summary = run_judging(args.answers, _endpoint(args, args.judge),
                           Path(args.out) / args.judge, max_reasks=args.max_reasks,
@@ -185,7 +185,7 @@ def add_judge_eval(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_judge_eval(args: argparse.Namespace) -> int:
-    from .judge_eval import (
+    from alignbench_utils.stages.judge_eval import (
         judge_eval_table,
         judge_eval_verdicts,
         run_judge_eval,
@@ -224,10 +224,14 @@ def add_import(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .data import load_questions
-    from .engine import RunSummary, Task, plan, store_writers
-    from .layout import RunLayout
-    from .official import fill_question_fields, read_official_answers, read_official_judgments
+    from alignbench_utils.data.layout import RunLayout
+    from alignbench_utils.data.official import (
+        fill_question_fields,
+        read_official_answers,
+        read_official_judgments,
+    )
+    from alignbench_utils.data.questions import load_questions
+    from alignbench_utils.running.engine import RunSummary, Task, plan, store_writers
 
     by_id = {q["question_id"]: q for q in load_questions(args.questions)}
     records = []
@@ -265,7 +269,7 @@ def add_run(sub: argparse._SubParsersAction) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     import papermill
 
-    from .pipeline import run_pipeline
+    from alignbench_utils.pipeline import run_pipeline
 
     try:
         pages = run_pipeline(args.config, notebooks=args.notebooks,
@@ -288,8 +292,8 @@ def add_estimate(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from .config import load_config
-    from .estimate import estimate_frame, estimate_run, format_estimate
+    from alignbench_utils.config import load_config
+    from alignbench_utils.stages.estimate import estimate_frame, estimate_run, format_estimate
 
     config = load_config(args.config)
     rows = estimate_run(config)
@@ -306,7 +310,7 @@ def add_report(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .pipeline import render_only
+    from alignbench_utils.pipeline import render_only
 
     pages = render_only(args.config)
     print(f"report: {pages[-1]}", flush=True)
@@ -325,7 +329,7 @@ def add_notebook(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_notebook(args: argparse.Namespace) -> int:
-    from .prepare import open_command, prepare_notebooks
+    from alignbench_utils.prepare import open_command, prepare_notebooks
 
     paths = prepare_notebooks(args.config, args.notebooks, overwrite=args.force)
     print("\n".join(f"prepared: {path}" for path in paths))
@@ -335,7 +339,7 @@ def cmd_notebook(args: argparse.Namespace) -> int:
 
 
 def _add_local_model_arg(p: argparse.ArgumentParser) -> None:
-    from .local_models import load_registry
+    from alignbench_utils.local.local_models import load_registry
 
     p.add_argument("--model", default="0.5b", choices=sorted(load_registry()[0]),
                    help="registered local model (alignbench_utils/local_models.json)")
@@ -348,7 +352,7 @@ def add_setup_local(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_setup_local(args: argparse.Namespace) -> int:
-    from .local_server import setup_local
+    from alignbench_utils.local.local_server import setup_local
 
     binary, model = setup_local(args.model)
     print(f"llama-server: {binary}\nmodel: {model}", flush=True)
@@ -369,7 +373,7 @@ def cmd_serve_local(args: argparse.Namespace) -> int:
     import signal
     import time
 
-    from .local_server import serve_local
+    from alignbench_utils.local.local_server import serve_local
 
     # SIGTERM unwinds like Ctrl-C so the server is always stopped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

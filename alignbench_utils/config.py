@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 import yaml
 
-from .errors import InputError
-from .keys import key_env_problem
-from .layout import RunLayout
-from .taxonomy import CATEGORIES
+from alignbench_utils.data.layout import RunLayout
+from alignbench_utils.errors import InputError
+from alignbench_utils.keys import key_env_problem
+from alignbench_utils.taxonomy import CATEGORIES
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -155,7 +155,7 @@ class AgreementSpec:
 @dataclass
 class JudgeEvalSpec:
     """The judge meta-evaluation (notebook 07): judges against human labels on pairwise
-    benchmarks, under one pairwise protocol (``alignbench_utils.judge_eval``)."""
+    benchmarks, under one pairwise protocol (``alignbench_utils.stages.judge_eval``)."""
 
     benchmarks: list[str]  # e.g. llmbar:Natural, llmbar, pandalm, autoj:PATH, critiquellm:PATH
     protocol: str = "llmbar-vanilla-norules"  # a pairwise protocol (alignbench_utils.protocols)
@@ -441,7 +441,9 @@ def _check_endpoint(checker: _Checker, spec: ModelSpec, path: tuple, *, judge: b
 def _check_backend_and_cost(checker: _Checker, spec: ModelSpec, path: tuple,
                             urls: list[str]) -> None:
     """The backend exists and fits the URL; batch limits, price and budget make sense."""
-    from .backends import BACKENDS  # late: the backends import the client, which imports this
+    from alignbench_utils.backends import (
+        BACKENDS,  # late: the backends import the client, which imports this
+    )
 
     if spec.backend not in BACKENDS:
         checker.fail((*path, "backend"), f"unknown backend {spec.backend!r}; allowed: "
@@ -509,8 +511,8 @@ def _check_pairwise(checker: _Checker, cfg: RunConfig) -> None:
 
 
 def _check_judge_eval(checker: _Checker, cfg: RunConfig, *, check_env: bool) -> None:
-    from .judgebench.loaders import benchmark_problem
-    from .protocols import PROTOCOLS
+    from alignbench_utils.judgebench.loaders import benchmark_problem
+    from alignbench_utils.protocols import PROTOCOLS
 
     spec, path = cfg.judge_eval, ("judge_eval",)
     assert spec is not None
@@ -605,10 +607,10 @@ def load_config(path: str | os.PathLike, *, check_env: bool = False) -> RunConfi
 
 
 def __getattr__(name: str) -> Any:
-    """``config.endpoint_from_spec`` lives on in :mod:`alignbench_utils.client` (the config
+    """``config.endpoint_from_spec`` lives on in :mod:`alignbench_utils.running.client` (the config
     module holds no runtime objects); this alias keeps older notebooks working."""
     if name == "endpoint_from_spec":
-        from .client import endpoint_from_spec
+        from alignbench_utils.running.client import endpoint_from_spec
 
         return endpoint_from_spec
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,11 +18,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from .config import LOCAL, REFERENCE, RunConfig, load_config
-from .errors import InputError, RunError
-from .keys import looks_like_key
-from .paths import REPO_ROOT
-from .report import KERNEL_NAME, execute_notebook, render_report
+from alignbench_utils.config import LOCAL, REFERENCE, RunConfig, load_config
+from alignbench_utils.errors import InputError, RunError
+from alignbench_utils.keys import looks_like_key
+from alignbench_utils.paths import REPO_ROOT
+from alignbench_utils.report.pages import KERNEL_NAME, execute_notebook, render_report
 
 __all__ = [
     "JUDGE_EVAL_NOTEBOOK",
@@ -162,7 +162,7 @@ def _check_secrets(config: RunConfig) -> None:
 def _local_server(config: RunConfig, stack: contextlib.ExitStack) -> Any | None:
     if not config.uses_local:
         return None
-    from .local_server import serve_local
+    from alignbench_utils.local.local_server import serve_local
 
     return stack.enter_context(serve_local(
         model=config.local.model, log_dir=config.layout.logs_dir, parallel=config.local.parallel,

@@ -37,10 +37,10 @@ from typing import Any
 
 import nbformat
 
-from .config import LOCAL, RunConfig, load_config
-from .errors import InputError
-from .paths import REPO_ROOT
-from .pipeline import (
+from alignbench_utils.config import LOCAL, RunConfig, load_config
+from alignbench_utils.errors import InputError
+from alignbench_utils.paths import REPO_ROOT
+from alignbench_utils.pipeline import (
     NOTEBOOK_DIR,
     SecretLeakError,
     find_secret_leaks,

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .paths import config_dir
+from alignbench_utils.paths import config_dir
 
 __all__ = [
     "CATEGORIES",

@@ -23,12 +23,12 @@ import time
 from pathlib import Path
 
 from alignbench_utils import load_questions
-from alignbench_utils.client import EndpointConfig
-from alignbench_utils.fault_server import FaultServer
-from alignbench_utils.generate import run_generation
-from alignbench_utils.judge import run_judging
-from alignbench_utils.layout import RunLayout
-from alignbench_utils.store import read_records
+from alignbench_utils.data.layout import RunLayout
+from alignbench_utils.data.store import read_records
+from alignbench_utils.running.client import EndpointConfig
+from alignbench_utils.stages.generate import run_generation
+from alignbench_utils.stages.judge import run_judging
+from alignbench_utils.testing.fault_server import FaultServer
 
 PRICE = {"prompt": 2.5, "completion": 10.0, "batch_discount": 0.5}
 

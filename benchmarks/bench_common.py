@@ -34,7 +34,7 @@ def v11_category_sizes() -> dict[str, int]:
 
 
 class Server:
-    """``python -m alignbench_utils.fault_server`` in a subprocess; stats over HTTP."""
+    """``python -m alignbench_utils.testing.fault_server`` in a subprocess; stats over HTTP."""
 
     def __init__(self, port: int) -> None:
         self.base_url = f"http://127.0.0.1:{port}/v1"
@@ -52,7 +52,7 @@ def fault_server(**flags: object) -> Iterator[Server]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     args = [f"--{k.replace('_', '-')}={v}" for k, v in flags.items()]
-    proc = subprocess.Popen([sys.executable, "-m", "alignbench_utils.fault_server",
+    proc = subprocess.Popen([sys.executable, "-m", "alignbench_utils.testing.fault_server",
                              "--port", str(port), *args], stdout=subprocess.DEVNULL)
     server = Server(port)
     try:

@@ -7,7 +7,7 @@
    billed). The first estimate, before any record exists, is compared too: its input is
    checked, its output is only the ``max_tokens`` bound.
 2. **Against a real tokenizer** (``--tokenizer``): the per-character approximation of
-   :mod:`alignbench_utils.tokens` against the Qwen2.5 tokenizer (``/tokenize`` of the
+   :mod:`alignbench_utils.running.tokens` against the Qwen2.5 tokenizer (``/tokenize`` of the
    embedded llama-server; needs ``alignbench setup-local``) on the 683 AlignBench v1.1
    questions, their references and every 7th official judge prompt.
 
@@ -28,10 +28,10 @@ import pandas as pd
 
 from alignbench_utils import build_judge_prompt, load_questions
 from alignbench_utils.config import load_config
-from alignbench_utils.estimate import billed_tokens, compare_estimate, estimate_run
-from alignbench_utils.fault_server import FaultServer
 from alignbench_utils.pipeline import run_pipeline
-from alignbench_utils.tokens import approx_tokens
+from alignbench_utils.running.tokens import approx_tokens
+from alignbench_utils.stages.estimate import billed_tokens, compare_estimate, estimate_run
+from alignbench_utils.testing.fault_server import FaultServer
 
 STAGES = ("01_generate", "02_judge")
 
@@ -93,7 +93,7 @@ def billed_check() -> None:
 
 
 def tokenizer_check() -> None:
-    from alignbench_utils.local_server import serve_local
+    from alignbench_utils.local.local_server import serve_local
 
     questions = load_questions("v1.1").to_list()
     texts = [("question", q["question"]) for q in questions]

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from bench_common import Server, fault_server
 
-from alignbench_utils.client import EndpointConfig
-from alignbench_utils.engine import RunSummary
-from alignbench_utils.judge_eval import run_judge_eval
-from alignbench_utils.store import read_records_under
+from alignbench_utils.data.store import read_records_under
+from alignbench_utils.running.client import EndpointConfig
+from alignbench_utils.running.engine import RunSummary
+from alignbench_utils.stages.judge_eval import run_judge_eval
 
 PROTOCOL = "llmbar-vanilla-norules"
 

@@ -19,10 +19,10 @@ import urllib.request
 from pathlib import Path
 
 from alignbench_utils import build_judge_prompt, load_questions
-from alignbench_utils.client import EndpointConfig
-from alignbench_utils.generate import run_generation
-from alignbench_utils.judge import run_judging
-from alignbench_utils.local_server import serve_local, setup_local
+from alignbench_utils.local.local_server import serve_local, setup_local
+from alignbench_utils.running.client import EndpointConfig
+from alignbench_utils.stages.generate import run_generation
+from alignbench_utils.stages.judge import run_judging
 
 
 def probe(base_url: str, model_id: str, prompt: str, max_tokens: int) -> dict[str, float]:

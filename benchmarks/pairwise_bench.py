@@ -22,7 +22,7 @@ from bench_common import best_of, v11_category_sizes
 from scipy.stats import kendalltau
 from tqdm import tqdm
 
-from alignbench_utils.stats import (
+from alignbench_utils.analysis.stats import (
     bradley_terry_replicates,
     combine_orders,
     expected_game_scores,

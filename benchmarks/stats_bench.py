@@ -12,8 +12,12 @@ import numpy as np
 import pandas as pd
 from bench_common import best_of, v11_category_sizes
 
-from alignbench_utils.aggregate import summarize_category_means
-from alignbench_utils.stats import bootstrap_leaderboard, interval_coverage, synthetic_frame
+from alignbench_utils.analysis.aggregate import summarize_category_means
+from alignbench_utils.analysis.stats import (
+    bootstrap_leaderboard,
+    interval_coverage,
+    synthetic_frame,
+)
 from alignbench_utils.taxonomy import CATEGORIES
 
 N_BOOT, N_NAIVE, N_COVERAGE = 10_000, 200, 400

@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 from alignbench_utils import load_questions
-from alignbench_utils.client import EndpointConfig
-from alignbench_utils.judge import run_judging
-from alignbench_utils.local_server import serve_local
-from alignbench_utils.store import read_records
+from alignbench_utils.data.store import read_records
+from alignbench_utils.local.local_server import serve_local
+from alignbench_utils.running.client import EndpointConfig
+from alignbench_utils.stages.judge import run_judging
 
 
 def critique_chars(judgment: str) -> int:

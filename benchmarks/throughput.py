@@ -18,10 +18,10 @@ from pathlib import Path
 from bench_common import Server, fault_server
 
 from alignbench_utils import load_questions
-from alignbench_utils.client import EndpointConfig
-from alignbench_utils.generate import run_generation
-from alignbench_utils.judge import run_judging
-from alignbench_utils.store import read_records
+from alignbench_utils.data.store import read_records
+from alignbench_utils.running.client import EndpointConfig
+from alignbench_utils.stages.generate import run_generation
+from alignbench_utils.stages.judge import run_judging
 
 
 def _endpoint(server: Server, concurrency: int, name: str = "cand") -> EndpointConfig:

@@ -27,9 +27,9 @@ from browser import Browser, Tab
 from run_fixtures import judgment_records
 
 from alignbench_utils import load_questions
-from alignbench_utils.data import write_jsonl
-from alignbench_utils.parsing import OVERALL_KEYS
-from alignbench_utils.viewer import write_viewer
+from alignbench_utils.data.questions import write_jsonl
+from alignbench_utils.protocols.parsing import OVERALL_KEYS
+from alignbench_utils.report.viewer import write_viewer
 
 JUDGES = ("judge-a", "judge-b")
 N_MODELS = 20

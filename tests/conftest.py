@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from alignbench_utils.fault_server import FaultServer
+from alignbench_utils.testing.fault_server import FaultServer
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Small synthetic run folders for the notebook, plot and report tests.
 
-Judgment records come from the package's record builder (alignbench_utils.records); scores
+Judgment records come from the package's record builder (alignbench_utils.data.records); scores
 are drawn with a seeded generator (model skill + question difficulty + noise) so statistics
 have something to find, and a few parse failures / errors carry raw text like real ones.
 """
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from alignbench_utils import load_questions
-from alignbench_utils.data import write_jsonl
-from alignbench_utils.records import judgment_record
+from alignbench_utils.data.questions import write_jsonl
+from alignbench_utils.data.records import judgment_record
 from alignbench_utils.taxonomy import dimensions_for
 
 SKILL = {"strong": 7.5, "weak": 5.0, "reference": 8.5}

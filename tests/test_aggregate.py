@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from alignbench_utils import dimension_means, leaderboard
-from alignbench_utils.aggregate import (
+from alignbench_utils.analysis.aggregate import (
     OFFICIAL_COLUMNS,
     export_results,
     failure_table,

@@ -17,15 +17,15 @@ from typing import Any
 
 import pytest
 
-from alignbench_utils.budget import BudgetExceededError
 from alignbench_utils.cli import main
-from alignbench_utils.client import EndpointConfig
-from alignbench_utils.engine import StageFailedError
-from alignbench_utils.fault_server import FaultServer
-from alignbench_utils.generate import run_generation
-from alignbench_utils.judge import run_judging
-from alignbench_utils.layout import RunLayout
-from alignbench_utils.store import read_records
+from alignbench_utils.data.layout import RunLayout
+from alignbench_utils.data.store import read_records
+from alignbench_utils.running.budget import BudgetExceededError
+from alignbench_utils.running.client import EndpointConfig
+from alignbench_utils.running.engine import StageFailedError
+from alignbench_utils.stages.generate import run_generation
+from alignbench_utils.stages.judge import run_judging
+from alignbench_utils.testing.fault_server import FaultServer
 
 QUICK = {"batch_poll_s": 0.05, "batch_collect_s": 0.05, "max_retries": 1}
 

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 from alignbench_utils.cli import main
-from alignbench_utils.data import write_official_answers, write_official_judgments
-from alignbench_utils.fault_server import FaultServer
-from alignbench_utils.store import read_records
+from alignbench_utils.data.questions import write_official_answers, write_official_judgments
+from alignbench_utils.data.store import read_records
+from alignbench_utils.testing.fault_server import FaultServer
 
 SECRET = "sk-" + "test-SECRET1234567890abcdef"  # split: no key-like literal in the repo
 FAST = ["--max-retries", "1", "--no-progress"]

@@ -7,15 +7,15 @@ import time
 
 import pytest
 
-from alignbench_utils.client import (
+from alignbench_utils.errors import InputError
+from alignbench_utils.running.client import (
     AdaptiveLimiter,
     CallError,
     EndpointClient,
     EndpointConfig,
     run_sync,
 )
-from alignbench_utils.errors import InputError
-from alignbench_utils.fault_server import FaultServer
+from alignbench_utils.testing.fault_server import FaultServer
 
 MESSAGES = [{"role": "user", "content": "你好"}]
 

@@ -7,16 +7,16 @@ import json
 
 import pytest
 
-from alignbench_utils.aggregate import export_results, run_judgments_frame
-from alignbench_utils.budget import BudgetExceededError
+from alignbench_utils.analysis.aggregate import export_results, run_judgments_frame
 from alignbench_utils.cli import main
-from alignbench_utils.client import EndpointConfig
 from alignbench_utils.config import parse_config
-from alignbench_utils.generate import run_generation
-from alignbench_utils.judge import run_judging
-from alignbench_utils.layout import RunLayout
-from alignbench_utils.report import provenance, render_index
-from alignbench_utils.store import read_records
+from alignbench_utils.data.layout import RunLayout
+from alignbench_utils.data.store import read_records
+from alignbench_utils.report.pages import provenance, render_index
+from alignbench_utils.running.budget import BudgetExceededError
+from alignbench_utils.running.client import EndpointConfig
+from alignbench_utils.stages.generate import run_generation
+from alignbench_utils.stages.judge import run_judging
 
 PRICE = {"prompt": 2000.0, "completion": 2000.0}  # dollars per million: a few cents a request
 

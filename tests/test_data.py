@@ -5,7 +5,7 @@ import json
 import pytest
 
 from alignbench_utils import InputError, load_questions
-from alignbench_utils.data import (
+from alignbench_utils.data.questions import (
     read_official_answers,
     read_official_judgments,
     write_official_answers,

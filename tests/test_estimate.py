@@ -9,8 +9,8 @@ import pytest
 
 from alignbench_utils.cli import main
 from alignbench_utils.config import ConfigError, load_config
-from alignbench_utils.estimate import billed_tokens, compare_estimate, estimate_run
 from alignbench_utils.pipeline import run_pipeline
+from alignbench_utils.stages.estimate import billed_tokens, compare_estimate, estimate_run
 
 STAGES = ("01_generate", "02_judge")
 

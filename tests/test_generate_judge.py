@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from alignbench_utils import official_parse
-from alignbench_utils.client import EndpointConfig
-from alignbench_utils.fault_server import FaultServer, fake_score
-from alignbench_utils.generate import StageFailedError, run_generation
-from alignbench_utils.judge import REASK_STRATEGY, run_judging
-from alignbench_utils.store import read_records
+from alignbench_utils.data.store import read_records
+from alignbench_utils.running.client import EndpointConfig
+from alignbench_utils.stages.generate import StageFailedError, run_generation
+from alignbench_utils.stages.judge import REASK_STRATEGY, run_judging
 from alignbench_utils.taxonomy import temperature_for
+from alignbench_utils.testing.fault_server import FaultServer, fake_score
 
 
 def _endpoint(server: FaultServer, name: str = "m", **kw) -> EndpointConfig:

@@ -11,7 +11,7 @@ from test_notebooks import outputs_text, stderr_text
 
 from alignbench_utils.cli import main
 from alignbench_utils.config import ConfigError, load_config
-from alignbench_utils.judge_eval import select_items
+from alignbench_utils.data.store import read_records_under
 from alignbench_utils.pipeline import (
     JUDGE_EVAL_NOTEBOOK,
     NOTEBOOK_DIR,
@@ -20,8 +20,8 @@ from alignbench_utils.pipeline import (
     notebooks_for,
     run_pipeline,
 )
-from alignbench_utils.report import execute_notebook
-from alignbench_utils.store import read_records_under
+from alignbench_utils.report.pages import execute_notebook
+from alignbench_utils.stages.judge_eval import select_items
 
 FAST = ["--max-retries", "1", "--no-progress", "--n-boot", "100"]
 
@@ -203,7 +203,7 @@ def test_a_pairwise_protocol_is_refused_by_the_pointwise_judge(fault_server, tmp
 
 
 def test_no_verdicts_give_empty_tables_not_errors():
-    from alignbench_utils.judge_eval import (
+    from alignbench_utils.stages.judge_eval import (
         judge_eval_table,
         judge_eval_verdicts,
         worst_disagreements,

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from alignbench_utils.local_models import (
+from alignbench_utils.local.local_models import (
     LocalSetupError,
     join_parts,
     load_registry,
     model_spec,
 )
-from alignbench_utils.local_server import (
+from alignbench_utils.local.local_server import (
     LocalServer,
     LocalServerError,
     free_port,
@@ -172,7 +172,7 @@ def test_bad_model_file_fails_clearly_with_the_log_tail(tmp_path: Path):
 def test_server_dies_when_its_owner_is_killed(tmp_path: Path):
     _require_local()
     code = ("import sys, time\n"
-            "from alignbench_utils.local_server import serve_local\n"
+            "from alignbench_utils.local.local_server import serve_local\n"
             f"srv = serve_local(log_dir={str(tmp_path)!r}, parallel=1, ctx=2048, setup=False)\n"
             "srv.start()\n"
             "print(srv.pid, flush=True)\n"
@@ -219,7 +219,7 @@ def test_structured_output_parses(server: LocalServer, mode: str):
     from openai import OpenAI
 
     from alignbench_utils import parse_judgment
-    from alignbench_utils.structured import request_params
+    from alignbench_utils.protocols.structured import request_params
 
     client = OpenAI(base_url=server.base_url, api_key="EMPTY", timeout=120, max_retries=0)
     reply = client.chat.completions.create(
@@ -237,10 +237,10 @@ def test_structured_output_parses(server: LocalServer, mode: str):
 @pytest.mark.local_model
 def test_generate_and_judge_two_questions_end_to_end(server: LocalServer, tmp_path: Path):
     from alignbench_utils import load_questions
-    from alignbench_utils.client import EndpointConfig
-    from alignbench_utils.generate import run_generation
-    from alignbench_utils.judge import run_judging
-    from alignbench_utils.store import read_records
+    from alignbench_utils.data.store import read_records
+    from alignbench_utils.running.client import EndpointConfig
+    from alignbench_utils.stages.generate import run_generation
+    from alignbench_utils.stages.judge import run_judging
 
     questions = load_questions("v1.1", per_category=1, seed=0).to_list()[:2]
     endpoint = EndpointConfig(name="qwen-0.5b", base_urls=[server.base_url],
@@ -266,9 +266,9 @@ def test_generate_and_judge_two_questions_end_to_end(server: LocalServer, tmp_pa
 def test_sampling_seed_reaches_the_server_and_reproduces_answers(server: LocalServer,
                                                                  tmp_path: Path):
     from alignbench_utils import load_questions
-    from alignbench_utils.client import EndpointConfig
-    from alignbench_utils.generate import run_generation
-    from alignbench_utils.store import read_records
+    from alignbench_utils.data.store import read_records
+    from alignbench_utils.running.client import EndpointConfig
+    from alignbench_utils.stages.generate import run_generation
 
     question = load_questions("v1.1", categories=["文本写作"]).to_list()[:1]
     endpoint = EndpointConfig(name="qwen-0.5b", base_urls=[server.base_url],

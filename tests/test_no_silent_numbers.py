@@ -19,14 +19,14 @@ from alignbench_utils import (
     parse_judgment,
 )
 from alignbench_utils.cli import main
-from alignbench_utils.client import EndpointConfig, EndpointDownError
 from alignbench_utils.config import ConfigError, load_config
-from alignbench_utils.generate import StageFailedError, run_generation
-from alignbench_utils.judge import run_judging
-from alignbench_utils.official import write_official_answers
+from alignbench_utils.data.official import write_official_answers
+from alignbench_utils.data.store import read_records
 from alignbench_utils.pipeline import find_secret_leaks
-from alignbench_utils.prompts import build_judge_prompt, sha256_text
-from alignbench_utils.store import read_records
+from alignbench_utils.protocols.prompts import build_judge_prompt, sha256_text
+from alignbench_utils.running.client import EndpointConfig, EndpointDownError
+from alignbench_utils.stages.generate import StageFailedError, run_generation
+from alignbench_utils.stages.judge import run_judging
 
 PASTED = "gsk_" + "LITERALKEY1234567890abcdef"  # split: no key-like literal in the repo
 FAST = ["--max-retries", "1", "--no-progress"]

@@ -14,14 +14,14 @@ import papermill
 import pytest
 from run_fixtures import judgment_records, write_human_labels, write_run
 
-from alignbench_utils import aggregate
+from alignbench_utils.analysis import aggregate
 from alignbench_utils.pipeline import (
     JUDGE_EVAL_NOTEBOOK,
     NOTEBOOK_DIR,
     NOTEBOOKS,
     PAIRWISE_NOTEBOOK,
 )
-from alignbench_utils.report import execute_notebook
+from alignbench_utils.report.pages import execute_notebook
 
 # 07 runs when a config has judge_eval:, 08 when it has pairwise:
 ALL_NOTEBOOKS = (*NOTEBOOKS, JUDGE_EVAL_NOTEBOOK, PAIRWISE_NOTEBOOK)

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from alignbench_utils.cli import main
-from alignbench_utils.client import EndpointConfig
 from alignbench_utils.config import ConfigError, parse_config
-from alignbench_utils.generate import run_generation
-from alignbench_utils.judge import run_judging
-from alignbench_utils.pairwise_leaderboard import compare_with_baseline, pairwise_leaderboard
-from alignbench_utils.store import read_records_under
+from alignbench_utils.data.store import read_records_under
+from alignbench_utils.running.client import EndpointConfig
+from alignbench_utils.stages.generate import run_generation
+from alignbench_utils.stages.judge import run_judging
+from alignbench_utils.stages.pairwise_leaderboard import compare_with_baseline, pairwise_leaderboard
 
 
 def _answers(run_dir: Path, server, questions: list[dict]) -> None:

@@ -9,9 +9,9 @@ import pytest
 from alignbench_utils.errors import InputError
 from alignbench_utils.judgebench import VERDICT_RULES, load_benchmark
 from alignbench_utils.paths import judgebench_dir
-from alignbench_utils.prompts import build_judge_prompt, format_dimensions, load_template
 from alignbench_utils.protocols import PROTOCOLS, get_protocol
 from alignbench_utils.protocols.pairwise import PAIRWISE_PROTOCOLS, SETTINGS_DIR
+from alignbench_utils.protocols.prompts import build_judge_prompt, format_dimensions, load_template
 
 LLMBAR = {"llmbar-vanilla-norules": "Vanilla_NoRules", "llmbar-vanilla": "Vanilla"}
 PAIR = {"pair_id": "t/1", "instruction": "Sort {these} words.", "input": "", "reference": "ref",

@@ -10,8 +10,14 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from alignbench_utils.client import EndpointConfig
-from alignbench_utils.compare import (
+from alignbench_utils.analysis.stats.pairwise import win_rates
+from alignbench_utils.data.layout import RunLayout
+from alignbench_utils.data.store import read_records, read_records_under
+from alignbench_utils.judgebench import judge_metrics
+from alignbench_utils.judgebench.verdicts import map_back
+from alignbench_utils.protocols.pairwise import PAIRWISE_PROTOCOLS
+from alignbench_utils.running.client import EndpointConfig
+from alignbench_utils.stages.compare import (
     answer_pairs,
     benchmark_pairs,
     comparisons_from_records,
@@ -19,14 +25,8 @@ from alignbench_utils.compare import (
     run_pairwise,
     verdicts_from_records,
 )
-from alignbench_utils.fault_server import FaultServer, fake_verdict
-from alignbench_utils.judge_eval import run_judge_eval, select_items
-from alignbench_utils.judgebench import judge_metrics
-from alignbench_utils.judgebench.verdicts import map_back
-from alignbench_utils.layout import RunLayout
-from alignbench_utils.protocols.pairwise import PAIRWISE_PROTOCOLS
-from alignbench_utils.stats.pairwise import win_rates
-from alignbench_utils.store import read_records, read_records_under
+from alignbench_utils.stages.judge_eval import run_judge_eval, select_items
+from alignbench_utils.testing.fault_server import FaultServer, fake_verdict
 
 ITEMS = select_items(["llmbar:Natural"], per_subset=12, seed=3)
 

@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from alignbench_utils.parsing import Judgment, official_parse, parse_judgment
+from alignbench_utils.protocols.parsing import Judgment, official_parse, parse_judgment
 from alignbench_utils.taxonomy import dimension_definitions
 
 CRITIQUE = (

@@ -10,7 +10,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from alignbench_utils import __version__, prompts
+from alignbench_utils import __version__
 from alignbench_utils.cli import main
 from alignbench_utils.config import load_config
 from alignbench_utils.paths import REPO_ROOT
@@ -21,6 +21,7 @@ from alignbench_utils.pipeline import (
     notebook_parameters,
     render_only,
 )
+from alignbench_utils.protocols import prompts
 
 KEY_ENV = "ALIGNBENCH_TEST_KEY"
 KEY = "sk-" + "test-DUMMYSECRET1234567890"  # split: no key-like literal in the repo

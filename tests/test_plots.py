@@ -14,7 +14,7 @@ from matplotlib.ft2font import FT2Font
 from PIL import Image
 from run_fixtures import judgment_records
 
-from alignbench_utils import aggregate, plots, stats
+from alignbench_utils.analysis import aggregate, plots, stats
 from alignbench_utils.taxonomy import (
     CATEGORIES,
     LANGUAGE_COL,

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from alignbench_utils import build_judge_prompt, load_questions
-from alignbench_utils.prompts import sha256_text, template_sha256
+from alignbench_utils.protocols.prompts import sha256_text, template_sha256
 from alignbench_utils.taxonomy import dimensions_for
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "golden_prompt_sha256_v1.1.json")

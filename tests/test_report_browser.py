@@ -11,7 +11,7 @@ from run_fixtures import write_run
 
 from alignbench_utils.config import parse_config
 from alignbench_utils.pipeline import NOTEBOOK_DIR
-from alignbench_utils.report import execute_notebook, render_report
+from alignbench_utils.report.pages import execute_notebook, render_report
 
 IMAGE_CHECK = """Array.from(document.images).map(img => ({
   src: img.src.slice(0, 30), complete: img.complete, width: img.naturalWidth}))"""

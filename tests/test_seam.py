@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from alignbench_utils.backends import BACKENDS, Backend, register_backend
-from alignbench_utils.client import CallResult, EndpointConfig
-from alignbench_utils.judge import run_judging
+from alignbench_utils.data.records import SCHEMA_VERSION
+from alignbench_utils.data.store import read_records
 from alignbench_utils.protocols import (
     PROTOCOLS,
     JudgingProtocol,
@@ -19,8 +19,8 @@ from alignbench_utils.protocols import (
     Reading,
     register_protocol,
 )
-from alignbench_utils.records import SCHEMA_VERSION
-from alignbench_utils.store import read_records
+from alignbench_utils.running.client import CallResult, EndpointConfig
+from alignbench_utils.stages.judge import run_judging
 
 
 class OneNumber(JudgingProtocol):

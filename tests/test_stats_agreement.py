@@ -8,14 +8,14 @@ import pytest
 from scipy.stats import kendalltau, pearsonr, spearmanr
 from statsmodels.stats.inter_rater import cohens_kappa
 
-from alignbench_utils.stats import (
+from alignbench_utils.analysis.stats import (
     inter_judge_agreement,
     pairwise_agreement,
     pointwise_agreement,
     quadratic_kappa,
     synthetic_frame,
 )
-from alignbench_utils.stats import test_retest as retest
+from alignbench_utils.analysis.stats import test_retest as retest
 from alignbench_utils.taxonomy import CATEGORIES
 
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from alignbench_utils.aggregate import leaderboard
-from alignbench_utils.stats import (
+from alignbench_utils.analysis.aggregate import leaderboard
+from alignbench_utils.analysis.stats import (
     METRICS,
     bootstrap_leaderboard,
     bootstrap_replicates,

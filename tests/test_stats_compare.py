@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import wilcoxon
 from statsmodels.stats.multitest import multipletests
 
-from alignbench_utils.stats import (
+from alignbench_utils.analysis.stats import (
     METRICS,
     bootstrap_p_value,
     bootstrap_replicates,

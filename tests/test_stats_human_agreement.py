@@ -8,7 +8,11 @@ import pytest
 from scipy.stats import kendalltau, pearsonr, spearmanr
 
 from alignbench_utils import InputError
-from alignbench_utils.stats import human_scores_long, judge_human_agreement, pointwise_agreement
+from alignbench_utils.analysis.stats import (
+    human_scores_long,
+    judge_human_agreement,
+    pointwise_agreement,
+)
 
 MODELS = [f"m{i}" for i in range(8)]
 

@@ -11,7 +11,7 @@ import statsmodels.api as sm
 from scipy.special import expit
 from scipy.stats import kendalltau
 
-from alignbench_utils.stats import (
+from alignbench_utils.analysis.stats import (
     bootstrap_replicates,
     bradley_terry,
     bradley_terry_replicates,
@@ -25,7 +25,7 @@ from alignbench_utils.stats import (
     synthetic_frame,
     win_rates,
 )
-from alignbench_utils.stats.matrix import question_layout
+from alignbench_utils.analysis.stats.matrix import question_layout
 from alignbench_utils.taxonomy import CATEGORIES, LANGUAGE, LANGUAGE_COL, OVERALL_COL, REASONING_COL
 
 COLUMNS = ["question_id", "category", "model_a", "model_b", "order", "status", "winner"]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from alignbench_utils.data.store import RecordWriter, done_hashes, read_records, request_hash
 from alignbench_utils.errors import InputError
-from alignbench_utils.store import RecordWriter, done_hashes, read_records, request_hash
 
 
 def _lines(path: Path) -> list[dict]:

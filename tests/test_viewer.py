@@ -1,4 +1,4 @@
-"""The judgment viewer's data (alignbench_utils.viewer): nothing lost in the columnar encoding,
+"""The judgment viewer's data (alignbench_utils.report.viewer): nothing lost in the columnar encoding,
 shared texts stored once, markup in records cannot break out of the page, and the leak scan
 covers the page. The page itself runs in tests/test_viewer_browser.py."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,12 @@ import pytest
 from run_fixtures import judgment_records, shared_answer_records
 from test_pipeline import KEY, KEY_ENV
 
-from alignbench_utils.aggregate import judgments_frame
-from alignbench_utils.compare import answer_pairs
+from alignbench_utils.analysis.aggregate import judgments_frame
 from alignbench_utils.config import parse_config
-from alignbench_utils.data import write_jsonl
+from alignbench_utils.data.questions import write_jsonl
+from alignbench_utils.data.records import pairwise_record
 from alignbench_utils.pipeline import SecretLeakError, find_secret_leaks, render_only
-from alignbench_utils.records import pairwise_record
-from alignbench_utils.viewer import (
+from alignbench_utils.report.viewer import (
     DERIVED_COLUMNS,
     FORMAT,
     STATUSES,
@@ -30,6 +30,7 @@ from alignbench_utils.viewer import (
     pairwise_rows,
     write_viewer,
 )
+from alignbench_utils.stages.compare import answer_pairs
 
 DATA_RE = re.compile(r'<script type="application/json" id="viewer-data">(.*?)</script>', re.DOTALL)
 
@@ -98,11 +99,14 @@ def test_page_without_judgments_says_so(tmp_path):
 
 
 def test_assets_are_package_data_and_load_nothing():
-    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text("utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["alignbench_utils"]
+    package = TEMPLATES.parents[1]
+    packaged = {path for pattern in patterns for path in package.glob(pattern)}
     for name in ("viewer.html.j2", "viewer.js", "viewer.css"):
         text = (TEMPLATES / name).read_text(encoding="utf-8")
         assert not re.search(r"https?://|fetch\(|XMLHttpRequest|import\(", text), name
-        assert f'"templates/*.{name.rsplit(".", 1)[1]}"' in pyproject, name
+        assert TEMPLATES / name in packaged, name
 
 
 def test_leak_scan_catches_a_key_planted_in_a_record(tmp_path, monkeypatch):

@@ -17,12 +17,12 @@ from browser import Browser, Tab, need_chromium
 from run_fixtures import shared_answer_records
 from test_viewer import pairwise_fixture
 
-from alignbench_utils.aggregate import judgments_frame
+from alignbench_utils.analysis.aggregate import judgments_frame
 from alignbench_utils.config import parse_config
-from alignbench_utils.data import write_jsonl
-from alignbench_utils.layout import RunLayout, pairwise_file
-from alignbench_utils.report import VIEWER_PAGE, render_report
-from alignbench_utils.viewer import write_viewer
+from alignbench_utils.data.layout import RunLayout, pairwise_file
+from alignbench_utils.data.questions import write_jsonl
+from alignbench_utils.report.pages import VIEWER_PAGE, render_report
+from alignbench_utils.report.viewer import write_viewer
 
 HOSTILE = '</script><img src=x onerror="window.__pwned = 1"><b>粗体</b>'
 DIM = "事实正确性"

@@ -1,8 +1,8 @@
 """The backend interface and its registry: HOW a request reaches a model.
 
 A backend takes chat messages and request parameters and returns a
-:class:`~alignbench_utils.client.CallResult` or raises
-:class:`~alignbench_utils.client.CallError`. Stages never know which backend they talk to;
+:class:`~alignbench_utils.running.client.CallResult` or raises
+:class:`~alignbench_utils.running.client.CallError`. Stages never know which backend they talk to;
 an endpoint names its backend (``EndpointConfig.backend``) and :func:`open_backend` builds it.
 Adding one is one module with one class decorated ``@register_backend``.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Self
 
-from ..client import CallResult, EndpointConfig
-from ..errors import InputError
+from alignbench_utils.errors import InputError
+from alignbench_utils.running.client import CallResult, EndpointConfig
 
 __all__ = ["BACKENDS", "Backend", "open_backend", "register_backend"]
 

@@ -47,7 +47,12 @@ import openai
 from openai.types.chat import ChatCompletion
 from tqdm.auto import tqdm
 
-from ..client import (
+from alignbench_utils.backends.base import Backend, register_backend
+from alignbench_utils.backends.batch_state import BatchState
+from alignbench_utils.data.layout import RunLayout
+from alignbench_utils.data.store import request_hash
+from alignbench_utils.errors import InputError
+from alignbench_utils.running.client import (
     RETRYABLE_STATUS,
     CallError,
     CallResult,
@@ -55,12 +60,7 @@ from ..client import (
     backoff_s,
     completion_result,
 )
-from ..engine import CURRENT_TASK
-from ..errors import InputError
-from ..layout import RunLayout
-from ..store import request_hash
-from .base import Backend, register_backend
-from .batch_state import BatchState
+from alignbench_utils.running.engine import CURRENT_TASK
 
 __all__ = ["BatchBackend", "batch_lines", "split_batches"]
 

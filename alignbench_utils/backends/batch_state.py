@@ -13,8 +13,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..store import now_iso
+from alignbench_utils.data.store import now_iso
+from alignbench_utils.errors import InputError
 
 __all__ = ["BatchState"]
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..client import CallResult
-from ..records import ZERO_USAGE
-from .base import Backend, register_backend
+from alignbench_utils.backends.base import Backend, register_backend
+from alignbench_utils.data.records import ZERO_USAGE
+from alignbench_utils.running.client import CallResult
 
 __all__ = ["ReferenceBackend"]
 

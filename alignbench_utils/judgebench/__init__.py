@@ -42,26 +42,37 @@ every table. Verdict rules by name: ``VERDICT_RULES``; one call's ``verdict``/``
 benchmark: ``BENCHMARK_FAMILY``.
 """
 
-from .frame import ORDERS, STATUSES, VERDICT_COLUMNS, check_verdicts, verdicts_frame
-from .items import ITEM_COLUMNS, LABELS, items_frame, majority_label
-from .loaders import BENCHMARK_NAMES, load_benchmark
-from .metrics import BENCHMARK_FAMILY, HEADLINE
-from .published import (
+from alignbench_utils.judgebench.frame import (
+    ORDERS,
+    STATUSES,
+    VERDICT_COLUMNS,
+    check_verdicts,
+    verdicts_frame,
+)
+from alignbench_utils.judgebench.items import ITEM_COLUMNS, LABELS, items_frame, majority_label
+from alignbench_utils.judgebench.loaders import BENCHMARK_NAMES, load_benchmark
+from alignbench_utils.judgebench.metrics import BENCHMARK_FAMILY, HEADLINE
+from alignbench_utils.judgebench.published import (
     import_llmbar_result,
     import_pandalm_result,
     published_llmbar_chatgpt,
     published_pandalm,
 )
-from .shipped import LLMBAR_PROCESSED, LLMBAR_SUBSETS, load_llmbar, load_pandalm
-from .table import judge_metrics, study_table
-from .user_formats import (
+from alignbench_utils.judgebench.shipped import (
+    LLMBAR_PROCESSED,
+    LLMBAR_SUBSETS,
+    load_llmbar,
+    load_pandalm,
+)
+from alignbench_utils.judgebench.table import judge_metrics, study_table
+from alignbench_utils.judgebench.user_formats import (
     load_autoj,
     load_critiquellm_pairwise,
     load_critiquellm_pointwise,
     load_mtbench_human,
     mtbench_human_items,
 )
-from .verdicts import VERDICT_RULES, map_back, read_verdict
+from alignbench_utils.judgebench.verdicts import VERDICT_RULES, map_back, read_verdict
 
 __all__ = [
     "BENCHMARK_FAMILY",

@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import InputError
-from ..jsonl import require_fields
+from alignbench_utils.data.jsonl import require_fields
+from alignbench_utils.errors import InputError
 
 __all__ = [
     "AUTOJ_LABELS",

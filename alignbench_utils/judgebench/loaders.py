@@ -9,9 +9,19 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..errors import InputError
-from .shipped import LLMBAR_ADVERSARIAL, LLMBAR_PROCESSED, LLMBAR_SUBSETS, load_llmbar, load_pandalm
-from .user_formats import load_autoj, load_critiquellm_pairwise, load_mtbench_human
+from alignbench_utils.errors import InputError
+from alignbench_utils.judgebench.shipped import (
+    LLMBAR_ADVERSARIAL,
+    LLMBAR_PROCESSED,
+    LLMBAR_SUBSETS,
+    load_llmbar,
+    load_pandalm,
+)
+from alignbench_utils.judgebench.user_formats import (
+    load_autoj,
+    load_critiquellm_pairwise,
+    load_mtbench_human,
+)
 
 __all__ = ["BENCHMARK_NAMES", "benchmark_problem", "load_benchmark"]
 

@@ -14,11 +14,16 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import InputError
-from ..jsonl import read_json_array, require_fields
-from ..paths import judgebench_dir
-from .frame import verdicts_frame
-from .shipped import LLMBAR_PROCESSED, LLMBAR_SUBSETS, load_llmbar, load_pandalm
+from alignbench_utils.data.jsonl import read_json_array, require_fields
+from alignbench_utils.errors import InputError
+from alignbench_utils.judgebench.frame import verdicts_frame
+from alignbench_utils.judgebench.shipped import (
+    LLMBAR_PROCESSED,
+    LLMBAR_SUBSETS,
+    load_llmbar,
+    load_pandalm,
+)
+from alignbench_utils.paths import judgebench_dir
 
 __all__ = [
     "import_llmbar_result",

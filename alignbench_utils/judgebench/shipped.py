@@ -10,10 +10,9 @@ import os
 
 import pandas as pd
 
-from ..errors import InputError
-from ..jsonl import read_json_array, require_fields
-from ..paths import judgebench_dir
-from .items import (
+from alignbench_utils.data.jsonl import read_json_array, require_fields
+from alignbench_utils.errors import InputError
+from alignbench_utils.judgebench.items import (
     LLMBAR_LABELS,
     PANDALM_LABELS,
     majority_label,
@@ -21,6 +20,7 @@ from .items import (
     nonempty_items,
     require_text,
 )
+from alignbench_utils.paths import judgebench_dir
 
 __all__ = ["LLMBAR_ADVERSARIAL", "LLMBAR_PROCESSED", "LLMBAR_SUBSETS", "load_llmbar",
            "load_pandalm"]

@@ -15,9 +15,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ..stats.bootstrap import resample_counts
-from .frame import verdicts_frame
-from .metrics import (
+from alignbench_utils.analysis.stats.bootstrap import resample_counts
+from alignbench_utils.judgebench.frame import verdicts_frame
+from alignbench_utils.judgebench.metrics import (
     BENCHMARK_FAMILY,
     COMMON_METRICS,
     HEADLINE,

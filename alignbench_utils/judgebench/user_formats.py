@@ -16,10 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import InputError
-from ..jsonl import read_jsonl, require_fields
-from ..paths import judgebench_dir
-from .items import (
+from alignbench_utils.data.jsonl import read_jsonl, require_fields
+from alignbench_utils.errors import InputError
+from alignbench_utils.judgebench.items import (
     AUTOJ_LABELS,
     MTBENCH_WINNERS,
     majority_label,
@@ -27,6 +26,7 @@ from .items import (
     nonempty_items,
     require_text,
 )
+from alignbench_utils.paths import judgebench_dir
 
 __all__ = [
     "MTBENCH_HUB",
@@ -119,7 +119,7 @@ def load_critiquellm_pointwise(path: str | os.PathLike) -> pd.DataFrame:
     A different shape from the pairwise items: one row per (question, model) with columns
     ``question_id, id, category, question, reference, response, model, human_score`` (any
     scale; CritiqueLLM's is 1-5), ready for
-    :func:`alignbench_utils.stats.agreement.judge_human_agreement`. The files have no
+    :func:`alignbench_utils.analysis.stats.agreement.judge_human_agreement`. The files have no
     question id, so ``question_id`` is the question text's first-seen position (0-based)
     unless a ``question_id`` field is present; one model answering a question twice is an
     error.

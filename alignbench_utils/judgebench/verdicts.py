@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from functools import cache, partial
 
-from ..paths import judgebench_dir
+from alignbench_utils.paths import judgebench_dir
 
 __all__ = [
     "VERDICT_RULES",

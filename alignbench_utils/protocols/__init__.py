@@ -2,8 +2,8 @@
 the pairwise family (:mod:`.pairwise`, one settings file each) follows. See :mod:`.base` for
 the interface."""
 
-from . import pairwise, pointwise_alignbench  # noqa: F401  (registers the built-in protocols)
-from .base import (
+from alignbench_utils.protocols import pairwise, pointwise_alignbench  # noqa: F401  (registers the built-in protocols)
+from alignbench_utils.protocols.base import (
     PROTOCOLS,
     JudgingProtocol,
     ProtocolRequest,

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..errors import InputError
+from alignbench_utils.errors import InputError
 
 __all__ = [
     "PROTOCOLS",

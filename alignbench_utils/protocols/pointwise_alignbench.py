@@ -3,8 +3,8 @@ byte for byte, read by the robust parser, re-asked with a format reminder.
 
 Settings (judge temperature, re-ask temperature and reminder text) are data:
 ``pointwise_alignbench.json`` beside this module. The prompt template is the official file
-(:mod:`alignbench_utils.prompts`), the parser :func:`~alignbench_utils.parsing.parse_judgment`,
-structured output :mod:`alignbench_utils.structured`.
+(:mod:`alignbench_utils.protocols.prompts`), the parser :func:`~alignbench_utils.protocols.parsing.parse_judgment`,
+structured output :mod:`alignbench_utils.protocols.structured`.
 
 Re-ask strategy (recorded as ``reask_strategy``): the judge runs at temperature 0, where the
 same prompt usually gives the same output again, so a re-ask appends the unparseable output
@@ -19,11 +19,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..parsing import parse_judgment
-from ..prompts import build_judge_prompt, sha256_text, template_sha256
-from ..structured import MODES, request_params, score_keys
-from .base import JudgingProtocol, ProtocolRequest, Reading, register_protocol
+from alignbench_utils.errors import InputError
+from alignbench_utils.protocols.base import (
+    JudgingProtocol,
+    ProtocolRequest,
+    Reading,
+    register_protocol,
+)
+from alignbench_utils.protocols.parsing import parse_judgment
+from alignbench_utils.protocols.prompts import build_judge_prompt, sha256_text, template_sha256
+from alignbench_utils.protocols.structured import MODES, request_params, score_keys
 
 __all__ = [
     "REASK_STRATEGY",

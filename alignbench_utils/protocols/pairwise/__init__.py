@@ -44,12 +44,17 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ...errors import InputError
-from ...judgebench.verdicts import VERDICT_RULES, read_verdict
-from ...paths import judgebench_dir
-from ...prompts import format_dimensions, load_template, sha256_text
-from ...store import canonical_json
-from ..base import JudgingProtocol, ProtocolRequest, Reading, register_protocol
+from alignbench_utils.data.store import canonical_json
+from alignbench_utils.errors import InputError
+from alignbench_utils.judgebench.verdicts import VERDICT_RULES, read_verdict
+from alignbench_utils.paths import judgebench_dir
+from alignbench_utils.protocols.base import (
+    JudgingProtocol,
+    ProtocolRequest,
+    Reading,
+    register_protocol,
+)
+from alignbench_utils.protocols.prompts import format_dimensions, load_template, sha256_text
 
 __all__ = [
     "MESSAGE_STYLES",

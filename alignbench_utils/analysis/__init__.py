@@ -1,0 +1,1 @@
+"""Analysis: pure functions of frames (aggregation, statistics, figures, error analysis)."""

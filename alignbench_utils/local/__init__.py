@@ -1,0 +1,1 @@
+"""The embedded local model: llama.cpp build, the local server and the model registry."""

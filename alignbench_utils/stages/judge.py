@@ -1,0 +1,232 @@
+"""Stage 2: have a judge judge every answer under a judging protocol, resumable.
+
+The official script silently stores -1 when it cannot parse a judgment. Here an unparseable
+output is re-asked (as the protocol says; default once) and, if it stays unparseable,
+recorded as ``parse_failed`` with every raw text, never averaged in. The protocol (what is
+asked, how the reply is read, how to re-ask) is picked by name; the official pointwise one
+(:mod:`alignbench_utils.protocols.pointwise_alignbench`) is the default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from alignbench_utils.backends import Backend, open_backend
+from alignbench_utils.config import DEFAULT_CONCURRENCY, JudgeSpec, Sampling, parse_spec
+from alignbench_utils.data.layout import RunLayout
+from alignbench_utils.data.official import as_answer_record, fill_question_fields
+from alignbench_utils.data.records import (
+    QUESTION_KEYS,
+    ZERO_USAGE,
+    judgment_record,
+    question_fields,
+)
+from alignbench_utils.data.store import read_numbered_records, request_hash
+from alignbench_utils.errors import InputError
+from alignbench_utils.protocols import JudgingProtocol, get_protocol
+from alignbench_utils.protocols.pointwise_alignbench import (
+    REASK_STRATEGY,
+    REASK_TEMPERATURE,
+    format_reminder,
+)
+from alignbench_utils.protocols.prompts import template_sha256
+from alignbench_utils.running.client import CallError, EndpointConfig, endpoint_from_spec, run_sync
+from alignbench_utils.running.engine import RunSummary, Task, run_tasks
+
+__all__ = [
+    "REASK_STRATEGY",
+    "REASK_TEMPERATURE",
+    "format_reminder",
+    "judge_models",
+    "judging_tasks",
+    "load_answers",
+    "run_judging",
+    "run_judging_async",
+]
+
+DEFAULT_PROTOCOL = "pointwise_alignbench"
+
+
+def load_answers(answers: str | os.PathLike | Iterable[dict[str, Any]], *,
+                 questions: str | os.PathLike | None = "v1.1") -> list[dict[str, Any]]:
+    """Answer records from a list, a store file, or a folder of ``*.jsonl`` files, checked.
+
+    Official answer files (``model_id``) are converted; an answer that is empty or only
+    whitespace becomes a failed answer. Question fields a record lacks (the reference of an
+    official file) come from ``questions`` (a question source; None: none filled in).
+    Every error names the real file and line.
+    """
+    if isinstance(answers, (str, os.PathLike)):
+        path = Path(answers)
+        files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+        if not files:
+            raise InputError("no *.jsonl answer files in folder", path=path)
+        numbered = [(file, number, rec) for file in files
+                    for number, rec in read_numbered_records(file)]
+    else:
+        numbered = [("answers", number, dict(rec)) for number, rec in enumerate(answers, 1)]
+    by_id: dict[int, Any] | None = None
+    out = []
+    for file, number, rec in numbered:
+        rec = as_answer_record(rec, path=file, line=number)
+        if questions is not None and any(rec.get(k) is None for k in QUESTION_KEYS):
+            if by_id is None:  # loaded only when a record lacks question fields
+                from alignbench_utils.data.questions import load_questions
+
+                by_id = {q["question_id"]: q for q in load_questions(questions)}
+            fill_question_fields(rec, by_id, source=str(questions), path=file, line=number)
+        try:
+            question_fields(rec)
+        except InputError as exc:
+            hint = "" if questions is not None else (
+                " (official answer files lack the reference: pass the question set, "
+                "e.g. --questions v1.1)")
+            raise InputError(exc.reason + hint, path=file, line=number,
+                             field=exc.field) from None
+        out.append(rec)
+    return out
+
+
+def judging_tasks(answers: Iterable[dict[str, Any]], protocol: JudgingProtocol,
+                  endpoint: EndpointConfig, out_dir: Path,
+                  summary: RunSummary) -> list[Task]:
+    """One task per ok answer, into ``out_dir/<model>.jsonl``; answers not ok are counted in
+    ``summary.not_answered``, never judged."""
+    tasks = []
+    for ans in answers:
+        if ans.get("status", "ok") != "ok":
+            summary.not_answered += 1
+            continue
+        req = protocol.request(ans)
+        key = request_hash({"stage": "judge", "model": ans["model"],
+                            "question_id": ans["question_id"], "judge_model": endpoint.model_id,
+                            "messages": req.messages, "params": req.params, **req.hash_fields})
+        tasks.append(Task(key=key, target=out_dir / f"{ans['model']}.jsonl", item=ans,
+                          request=req))
+    return tasks
+
+
+async def _judge(task: Task, backend: Backend, *, protocol: JudgingProtocol,
+                 max_reasks: int) -> dict[str, Any]:
+    """Judge one answer, re-asking while the reply cannot be read."""
+    ans, first = task.item, task.request
+    usage, attempts, reasks, history = dict(ZERO_USAGE), 0, 0, []
+    latency, reading, error, raw, thinking = None, None, None, "", None
+    request = first
+    for attempt in range(max_reasks + 1):
+        if attempt:
+            follow = protocol.reask(ans, first, raw)
+            if follow is None:
+                break
+            request, reasks = follow, reasks + 1
+            history.append(raw)
+        try:
+            result = await backend.complete(request.messages, request.params, item=ans)
+        except CallError as exc:
+            attempts += exc.attempts
+            error = str(exc)
+            break
+        attempts += result.attempts
+        usage = {k: usage[k] + result.usage[k] for k in usage}
+        latency, raw, thinking = result.latency_s, result.text, result.reasoning
+        reading = protocol.read(raw)
+        if reading.ok:
+            break
+    endpoint = backend.endpoint
+    outcome = ({"status": "error", "score": None, "dimensions": {}, "error": error,
+                "parse_method": None} if error is not None or reading is None
+               else {"status": reading.status, **reading.fields})
+    return judgment_record(
+        ans, judge=endpoint.name, judge_model_id=endpoint.model_id, protocol=protocol.name,
+        judgment=raw, **outcome, reasks=reasks, reask_strategy=protocol.reask_strategy,
+        judgment_history=history, **first.record_fields, request_hash=task.key, usage=usage,
+        latency_s=latency, attempts=attempts,
+        cost_usd=endpoint.cost(usage["prompt_tokens"], usage["completion_tokens"]),
+        judge_reasoning=thinking)
+
+
+async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]],
+                            endpoint: EndpointConfig, out_path: str | os.PathLike, *,
+                            max_reasks: int = JudgeSpec.max_reasks, structured: str = "none",
+                            template: str | os.PathLike | None = None,
+                            max_tokens: int = Sampling.max_tokens, seed: int | None = None,
+                            questions: str | None = "v1.1",
+                            protocol: str = DEFAULT_PROTOCOL,
+                            progress: bool = True) -> RunSummary:
+    """Judge answers into ``out_path``; see :func:`run_judging`."""
+    cls = get_protocol(protocol)
+    if cls.kind != "pointwise":
+        raise InputError(f"protocol {protocol!r} is {cls.kind}: use `alignbench judge-eval` "
+                         "(alignbench_utils.stages.compare) for it", field="protocol")
+    judging = cls(structured=structured, template=template, max_tokens=max_tokens, seed=seed)
+    backend = open_backend(endpoint)
+    if not backend.can_judge:
+        raise InputError(f"the {endpoint.backend} backend cannot judge", field="judge")
+    records = load_answers(answers, questions=questions)
+    summary = RunSummary("judge", endpoint.name)
+    out_path = Path(out_path)
+    tasks = judging_tasks(records, judging, endpoint,
+                          out_path if out_path.suffix != ".jsonl" else out_path.parent, summary)
+    if out_path.suffix == ".jsonl":  # one file for every model's judgments
+        for task in tasks:
+            task.target = out_path
+
+    async def work(task: Task, backend: Backend) -> dict[str, Any]:
+        return await _judge(task, backend, protocol=judging, max_reasks=max_reasks)
+
+    return await run_tasks(tasks, backend, work, summary=summary, progress=progress,
+                           done_statuses=("ok", "parse_failed"))
+
+
+def judge_models(specs: Iterable[dict[str, Any]], run_dir: str | os.PathLike, *,
+                 models: Iterable[str] = (), concurrency: int = DEFAULT_CONCURRENCY,
+                 progress: bool = False) -> pd.DataFrame:
+    """Judge the answers of ``models`` (default: every ``answers/*.jsonl``) with every judge
+    entry of a run config (dicts, as notebook 02 gets them) into ``judgments/<judge>/``;
+    prints one summary line per judge and model and returns the summaries as a table."""
+    layout = RunLayout(run_dir)
+    files = ([layout.answers_file(m) for m in models] if models
+             else sorted(layout.answers_dir.glob("*.jsonl")))
+    summaries = []
+    for index, data in enumerate(specs):
+        spec = parse_spec(JudgeSpec, data, where=f"judges[{index}]")
+        print(f"judge {spec.name}: template sha256 {template_sha256(spec.template)}", flush=True)
+        for answers_file in files:
+            summary = run_judging(answers_file, endpoint_from_spec(data, concurrency),
+                                  layout.judge_dir(spec.name), max_reasks=spec.max_reasks,
+                                  structured=spec.structured, template=spec.template,
+                                  max_tokens=spec.sampling.max_tokens, seed=spec.sampling.seed,
+                                  progress=progress)
+            print(summary.one_line(), flush=True)
+            summaries.append(summary.to_dict() | {"answers": answers_file.stem})
+    return pd.DataFrame(summaries).drop(columns=["stage", "out_paths", "errors"])
+
+
+def run_judging(answers: str | os.PathLike | Iterable[dict[str, Any]], endpoint: EndpointConfig,
+                out_path: str | os.PathLike, *, max_reasks: int = JudgeSpec.max_reasks,
+                structured: str = "none", template: str | os.PathLike | None = None,
+                max_tokens: int = Sampling.max_tokens, seed: int | None = None,
+                questions: str | None = "v1.1", protocol: str = DEFAULT_PROTOCOL,
+                progress: bool = True) -> RunSummary:
+    """Judge answer records (a list, a store file or a folder of them) with ``endpoint``.
+
+    ``out_path`` is a folder that gets ``<model>.jsonl`` per answering model
+    (``judgments/<judge>/`` in a run folder); a path ending in ``.jsonl`` is one file for
+    every judgment instead. Answers not ``ok`` are not judged and are counted in
+    ``not_answered``. ``protocol`` names the judging protocol (default: the official
+    pointwise one); ``structured`` is ``"none"`` (official free text), ``"json_schema"`` or
+    ``"grammar"`` (see :mod:`alignbench_utils.protocols.structured`). ``seed`` is sent with every
+    request when given (it matters for re-asks, which sample). Official answer files are
+    accepted; ``questions`` (e.g. ``"v1.1"``) supplies the fields they lack. Raises
+    :class:`~alignbench_utils.running.engine.StageFailedError` when every request failed. Works in
+    scripts and inside Jupyter.
+    """
+    return run_sync(run_judging_async(answers, endpoint, out_path, max_reasks=max_reasks,
+                                      structured=structured, template=template,
+                                      max_tokens=max_tokens, seed=seed, questions=questions,
+                                      protocol=protocol, progress=progress))

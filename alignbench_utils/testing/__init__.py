@@ -1,0 +1,1 @@
+"""The fault-injecting OpenAI-compatible server that tests and benchmarks use."""
