@@ -3,8 +3,9 @@
 Why build from source: prebuilt wheels on PyPI were compiled with ``-march=native`` for
 someone else's CPU and can die with an illegal instruction here. Building only the
 ``llama-server`` target from the pinned llama.cpp sources (~4-8 min on 2 cores) gives a
-static binary for *this* machine, cached under ``<cache>/bin/llama-server-<version>-<flavour>``
-with its build log. ``GGML_NATIVE=ON`` (default) is safe because the binary is built on,
+static binary for *this* machine, cached under
+``<cache>/bin/llama-server-<version>-<flavour>-<flags hash>`` with its build log.
+``GGML_NATIVE=ON`` without AMX (default; see ``local_models.json``) is safe because the binary is built on,
 and cached for, the machine that runs it; a cached binary that no longer runs (e.g. a
 cache shared with another CPU) is rebuilt. ``ALIGNBENCH_LLAMA_NATIVE=0`` builds a portable
 x86-64 binary instead; ``ALIGNBENCH_LLAMA_SERVER=/path/to/llama-server`` skips the build.
@@ -37,6 +38,7 @@ from alignbench_utils.local.local_models import (
 
 __all__ = [
     "binary_dir",
+    "build_flags",
     "build_llama_server",
     "ensure_llama_server",
     "find_llama_server",
@@ -57,10 +59,18 @@ def native_build(value: str | None = None) -> bool:
     return value.strip().lower() not in {"0", "off", "false", "no"}
 
 
+def build_flags(source: ServerSource, native: bool) -> list[str]:
+    """The CMake flags of a ``native`` or portable build of ``source``."""
+    return [*source.cmake_flags,
+            *(source.native_cmake_flags if native else source.portable_cmake_flags)]
+
+
 def binary_dir(source: ServerSource, native: bool) -> Path:
-    """Cache folder of the binary built from ``source`` (keyed by version and flavour)."""
+    """Cache folder of the binary built from ``source``, keyed by version, flavour and a hash
+    of the build flags, so that a binary built with other flags is never reused."""
     flavour = "native" if native else "portable"
-    return cache_dir() / "bin" / f"llama-server-{source.version}-{flavour}"
+    flags = hashlib.sha256("\n".join(build_flags(source, native)).encode()).hexdigest()[:8]
+    return cache_dir() / "bin" / f"llama-server-{source.version}-{flavour}-{flags}"
 
 
 def runs(binary: Path) -> bool:
@@ -136,7 +146,7 @@ def build_llama_server(*, native: bool | None = None, jobs: int | None = None,
     log_path = out_dir / "build.log"
     start = time.monotonic()
     deadline = start + timeout_s
-    flags = [*source.cmake_flags, f"-DGGML_NATIVE={'ON' if native else 'OFF'}"]
+    flags = build_flags(source, native)
     log(f"building llama-server {source.version} ({'native' if native else 'portable'}, "
         f"-j{jobs}); log: {log_path}")
     with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=".build-") as tmp, \

@@ -89,6 +89,8 @@ class ServerSource:
     source_subdir: str
     target: str
     cmake_flags: tuple[str, ...]
+    native_cmake_flags: tuple[str, ...]
+    portable_cmake_flags: tuple[str, ...]
     license: str
 
 
@@ -106,7 +108,9 @@ def load_registry(path: Path = REGISTRY) -> tuple[dict[str, ModelSpec], ServerSo
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     models = {name: _build(ModelSpec, spec, name=name) for name, spec in data["models"].items()}
     server = data["llama_server"]
-    return models, _build(ServerSource, server, cmake_flags=tuple(server["cmake_flags"]))
+    return models, _build(ServerSource, server, **{
+        key: tuple(server[key])
+        for key in ("cmake_flags", "native_cmake_flags", "portable_cmake_flags")})
 
 
 @functools.cache
