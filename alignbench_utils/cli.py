@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from alignbench_utils.backends.settings import BackendSettings
 from alignbench_utils.data.store import request_hash
 from alignbench_utils.errors import InputError, RunError
 
@@ -38,6 +39,10 @@ __all__ = [
 ]
 
 
+# Backends with settings of their own (backends.BackendSettings): one flag group each.
+_BACKEND_SETTINGS = tuple(f.name for f in dataclasses.fields(BackendSettings))
+
+
 def _add_endpoint_args(p: argparse.ArgumentParser, *, required: bool) -> None:
     """Endpoint flags: where, which model, and every :class:`EndpointSettings` field (their
     defaults live there, shared with the run YAML)."""
@@ -52,6 +57,13 @@ def _add_endpoint_args(p: argparse.ArgumentParser, *, required: bool) -> None:
     p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     for f in dataclasses.fields(EndpointSettings):
         if f.name == "price":
+            continue
+        if f.name in _BACKEND_SETTINGS:  # a backend's own: --<backend>-<option>
+            for option in dataclasses.fields(f.default_factory()):  # type: ignore[misc]
+                p.add_argument(f"--{f.name}-{option.name.replace('_', '-')}",
+                               dest=f"{f.name}.{option.name}", type=type(option.default),
+                               default=option.default,
+                               help=f"{f.name} backend; default {option.default}")
             continue
         flag = "--timeout" if f.name == "timeout_s" else "--" + f.name.replace("_", "-")
         kind = float if f.default is None else type(f.default)  # None: budget_usd, unset
@@ -73,7 +85,11 @@ def _endpoint(args: argparse.Namespace, name: str) -> EndpointConfig:
     if not args.base_urls:
         raise InputError("--base-url is required", field="base_url")
     settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(EndpointSettings)
-                if f.name != "price"}
+                if f.name != "price" and f.name not in _BACKEND_SETTINGS}
+    for backend in _BACKEND_SETTINGS:
+        options = {k.partition(".")[2]: v for k, v in vars(args).items()
+                   if k.startswith(backend + ".")}
+        settings[backend] = options
     if args.price is not None and len(args.price) not in (2, 3):
         raise InputError("--price takes PROMPT COMPLETION [BATCH_DISCOUNT]", field="price")
     price = Price(*args.price) if args.price else None
@@ -125,8 +141,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def add_judge(sub: argparse._SubParsersAction) -> None:
     from alignbench_utils.config import JudgeSpec
+    from alignbench_utils.protocols import DEFAULT_PROTOCOL
 
-    p = sub.add_parser("judge", help="judge answers (writes OUT/<JUDGE>/<model>.jsonl)")
+    p = sub.add_parser("judge", help="judge answers (writes OUT/<JUDGE>/<model>.jsonl; under "
+                                     "another protocol than the official one "
+                                     "OUT/<JUDGE>/<PROTOCOL>/<model>.jsonl)")
     p.add_argument("--answers", required=True,
                    help="answer JSONL file or folder of them (this package's or official files)")
     p.add_argument("--questions", default="v1.1",
@@ -135,18 +154,21 @@ def add_judge(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="judgments folder")
     p.add_argument("--structured", choices=("none", "json_schema", "grammar"), default="none")
     p.add_argument("--max-reasks", type=int, default=JudgeSpec.max_reasks)
-    p.add_argument("--protocol", default="pointwise_alignbench",
-                   help="judging protocol (registered name)")
+    p.add_argument("--protocol", default=DEFAULT_PROTOCOL,
+                   help="pointwise judging protocol: alignbench-pointwise (official) or "
+                        "mtbench-single (MT-Bench single-answer grading)")
     p.add_argument("--template", default=None, help="judge prompt template file")
     _add_endpoint_args(p, required=True)
     p.set_defaults(func=cmd_judge)
 
 
 def cmd_judge(args: argparse.Namespace) -> int:
+    from alignbench_utils.data.layout import judge_folder
     from alignbench_utils.stages.judge import run_judging
 
     summary = run_judging(args.answers, _endpoint(args, args.judge),
-                          Path(args.out) / args.judge, max_reasks=args.max_reasks,
+                          judge_folder(args.out, args.judge, args.protocol),
+                          max_reasks=args.max_reasks,
                           structured=args.structured, template=args.template,
                           max_tokens=args.max_tokens, seed=_sampling_seed(args),
                           questions=args.questions, protocol=args.protocol,
@@ -204,7 +226,7 @@ def cmd_judge_eval(args: argparse.Namespace) -> int:
     table = judge_eval_table(verdicts, items, n_boot=args.n_boot,
                              out=Path(args.out) / "study_table.csv")
     shown = ["judge", "benchmark", "subset", "metric", "estimate", "lower", "upper",
-             "format_error_rate", "position_bias", "consistency", "n_items", "n_calls"]
+             "parse_failed_rate", "position_bias", "consistency", "n_items", "n_calls"]
     print(table[shown].to_string(index=False, float_format="{:.3f}".format), flush=True)
     return 1 if any(summary.nothing_done for summary in summaries) else 0
 

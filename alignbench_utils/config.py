@@ -20,9 +20,13 @@ from typing import Any, Literal
 
 import yaml
 
+from alignbench_utils.backends.base import backend_names
+from alignbench_utils.backends.settings import BackendSettings
 from alignbench_utils.data.layout import RunLayout
 from alignbench_utils.errors import InputError
 from alignbench_utils.keys import key_env_problem
+from alignbench_utils.protocols.base import DEFAULT_PROTOCOL
+from alignbench_utils.protocols.pointwise_alignbench import AlignBenchSettings
 from alignbench_utils.taxonomy import CATEGORIES
 
 __all__ = [
@@ -79,9 +83,11 @@ class Price:
 
 
 @dataclass(kw_only=True)
-class EndpointSettings:
+class EndpointSettings(BackendSettings):
     """How hard to push an endpoint and when to give up: the one home of these defaults,
-    shared by the run YAML (models/judges entries), the CLI flags and ``EndpointConfig``."""
+    shared by the run YAML (models/judges entries), the CLI flags and ``EndpointConfig``;
+    each backend's own settings come from :class:`~alignbench_utils.backends.BackendSettings`
+    (one mapping per backend, e.g. ``batch: {poll_s: 10}``)."""
 
     timeout_s: float = 120.0  # per request; raise it for slow local CPUs or long answers
     max_retries: int = 6  # retries of a failed request (429, 5xx, timeouts, connection errors)
@@ -93,15 +99,7 @@ class EndpointSettings:
     budget_usd: float | None = None  # stop a stage before this endpoint's spend in the run
     # (from its records, needs ``price``) would exceed it; a rerun with a higher one goes on
     backend: str = "http"  # how requests reach the model: http, or batch (a Batch API)
-    # The batch backend (alignbench_utils.backends.batch); defaults are OpenAI's limits.
-    batch_endpoint: str = "/v1/chat/completions"  # the url of every batch line
-    batch_completion_window: str = "24h"
-    batch_poll_s: float = 30.0  # between status checks of open batches
-    batch_max_wait_s: float = 90000.0  # a request waits this long, then fails (rerun collects it)
-    batch_collect_s: float = 2.0  # submit once no new request came for this long
-    batch_max_requests: int = 50000  # requests per batch (split above)
-    batch_max_bytes: int = 200_000_000  # input file size per batch (split above)
-    batch_max_attempts: int = 3  # submissions of one request (failed items, expired batches)
+    # Each backend's own settings are inherited from BackendSettings (batch: {poll_s: ...}).
 
 
 @dataclass(kw_only=True)
@@ -119,9 +117,16 @@ class ModelSpec(EndpointSettings):
 class JudgeSpec(ModelSpec):
     """A judge: an endpoint plus how its output is constrained and which prompt it gets."""
 
-    structured: Literal["none", "json_schema", "grammar"] = "none"
+    structured: Literal["none", "json_schema", "grammar"] = AlignBenchSettings.structured
     max_reasks: int = 1  # re-asks of an unparseable judgment (a follow-up format reminder)
-    template: str | None = None  # path of a prompt template; None: the official one
+    template: str | None = None  # path of a prompt template; None: the protocol's own
+    protocol: str = DEFAULT_PROTOCOL  # a pointwise judging protocol (alignbench_utils.protocols)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What tells two judge entries apart: the endpoint name and the protocol (one judge
+        may judge under several protocols)."""
+        return self.name, self.protocol
 
 
 @dataclass
@@ -244,15 +249,23 @@ class RunConfig:
         spec = self.judge_eval
         if spec is None:
             return []
+        by_name: dict[str, JudgeSpec] = {}
+        for judge in self.judges:  # one entry per endpoint (a judge under two protocols)
+            by_name.setdefault(judge.name, judge)
         if not spec.judges and not spec.extra_judges:
-            return list(self.judges)
-        by_name = {j.name: j for j in self.judges}
+            return list(by_name.values())
         return [by_name[name] for name in spec.judges] + list(spec.extra_judges)
+
+    def judge_identity(self, spec: JudgeSpec) -> str:
+        """How the analyses name a judge entry: its name, or ``name/protocol`` when the name
+        is listed under several protocols (as ``aggregate.judgments_frame`` names them)."""
+        several = sum(j.name == spec.name for j in self.judges) > 1
+        return f"{spec.name}/{spec.protocol}" if several else spec.name
 
     @property
     def primary_judge(self) -> str:
         """The judge whose scores make the leaderboard: the first one listed."""
-        return self.judges[0].name
+        return self.judge_identity(self.judges[0])
 
     @property
     def pairwise_judge(self) -> JudgeSpec | None:
@@ -260,7 +273,7 @@ class RunConfig:
         primary judge; None without a ``pairwise:`` section."""
         if self.pairwise is None:
             return None
-        name = self.pairwise.judge or self.primary_judge
+        name = self.pairwise.judge or self.judges[0].name
         return next(j for j in self.judges if j.name == name)
 
     @property
@@ -268,7 +281,7 @@ class RunConfig:
         """The judge compared with the primary one in agreement and error analysis."""
         if self.agreement.second_judge:
             return self.agreement.second_judge
-        return self.judges[1].name if len(self.judges) > 1 else None
+        return self.judge_identity(self.judges[1]) if len(self.judges) > 1 else None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (for notebook parameters and the report), without internal fields."""
@@ -418,8 +431,7 @@ def _check_endpoint(checker: _Checker, spec: ModelSpec, path: tuple, *, judge: b
         checker.fail((*path, "api_key_env"), problem)
     if urls[0] not in (LOCAL, REFERENCE) and not spec.model_id:
         checker.fail((*path, "model_id"), "required for a remote endpoint")
-    for name in ("timeout_s", "max_retry_time_s", "backoff_base_s", "backoff_max_s",
-                 "batch_poll_s", "batch_max_wait_s", "batch_collect_s"):
+    for name in ("timeout_s", "max_retry_time_s", "backoff_base_s", "backoff_max_s"):
         if getattr(spec, name) <= 0:
             checker.fail((*path, name), "must be > 0 seconds")
     _check_backend_and_cost(checker, spec, path, urls)
@@ -440,22 +452,18 @@ def _check_endpoint(checker: _Checker, spec: ModelSpec, path: tuple, *, judge: b
 
 def _check_backend_and_cost(checker: _Checker, spec: ModelSpec, path: tuple,
                             urls: list[str]) -> None:
-    """The backend exists and fits the URL; batch limits, price and budget make sense."""
-    from alignbench_utils.backends import (
-        BACKENDS,  # late: the backends import the client, which imports this
-    )
-
-    if spec.backend not in BACKENDS:
+    """The backend exists and fits the URL; backend settings, price and budget make sense."""
+    if spec.backend not in backend_names():
         checker.fail((*path, "backend"), f"unknown backend {spec.backend!r}; allowed: "
-                                         f"{', '.join(sorted(BACKENDS))}")
+                                         f"{', '.join(backend_names())}")
     if (spec.backend == REFERENCE) != (urls == [REFERENCE]) and spec.backend != "http":
         checker.fail((*path, "backend"), "the reference backend goes with base_url 'reference'")
     if spec.backend == "batch" and (len(urls) != 1 or urls[0] in (LOCAL, REFERENCE)):
         checker.fail((*path, "backend"), "a batch endpoint is one remote base_url (a provider "
                                          "with the /v1/files and /v1/batches API)")
-    for name in ("batch_max_requests", "batch_max_bytes", "batch_max_attempts"):
-        if getattr(spec, name) < 1:
-            checker.fail((*path, name), "must be >= 1")
+    for backend in dataclasses.fields(BackendSettings):
+        for option, problem in getattr(spec, backend.name).problems():
+            checker.fail((*path, backend.name, option), problem)
     if spec.price is not None and not 0 <= spec.price.batch_discount < 1:
         checker.fail((*path, "price", "batch_discount"), "must be in [0, 1), e.g. 0.5")
     if spec.budget_usd is not None:
@@ -466,17 +474,42 @@ def _check_backend_and_cost(checker: _Checker, spec: ModelSpec, path: tuple,
                                                 "completion}) to count what is spent")
 
 
+def _check_protocol(checker: _Checker, spec: JudgeSpec, path: tuple) -> None:
+    """A judge's protocol is a registered pointwise one (older names are read as their
+    current one) and takes the options the entry sets."""
+    from alignbench_utils.protocols import PROTOCOLS, canonical_protocol
+
+    spec.protocol = canonical_protocol(spec.protocol)
+    pointwise = sorted(n for n, c in PROTOCOLS.items() if c.kind == "pointwise")
+    cls = PROTOCOLS.get(spec.protocol)
+    if cls is None or cls.kind != "pointwise":
+        what = ("is pairwise: use it under judge_eval or pairwise" if cls is not None
+                else "is not a judging protocol")
+        checker.fail((*path, "protocol"), f"{spec.protocol!r} {what}; pointwise protocols: "
+                                          f"{', '.join(pointwise)}")
+    options = {f.name for f in dataclasses.fields(cls.settings_class)}
+    for name in ("structured", "template"):
+        if getattr(spec, name) != getattr(JudgeSpec, name) and name not in options:
+            checker.fail((*path, name), f"protocol {spec.protocol} takes no {name} option "
+                                        f"(its options: {', '.join(sorted(options))})")
+
+
 def _check_run(checker: _Checker, cfg: RunConfig, *, check_env: bool) -> None:
     if not _NAME.match(cfg.name):
         checker.fail(("name",), f"{cfg.name!r} is not usable as a folder name")
     for key, specs in (("models", cfg.models), ("judges", cfg.judges)):
         if not specs:
             checker.fail((key,), "needs at least one entry")
-        seen: set[str] = set()
+        seen: set[Any] = set()
         for index, spec in enumerate(specs):
-            if spec.name in seen:
-                checker.fail((key, index, "name"), f"duplicate name {spec.name!r}")
-            seen.add(spec.name)
+            if key == "judges":
+                _check_protocol(checker, spec, (key, index))  # type: ignore[arg-type]
+            entry = spec.key if isinstance(spec, JudgeSpec) else spec.name
+            if entry in seen:
+                checker.fail((key, index, "name"), f"duplicate name {spec.name!r}"
+                             + (f" under protocol {spec.protocol}"
+                                if isinstance(spec, JudgeSpec) else ""))
+            seen.add(entry)
             _check_endpoint(checker, spec, (key, index), judge=key == "judges",
                             check_env=check_env)
     unknown = [c for c in cfg.dataset.categories or [] if c not in CATEGORIES]
@@ -491,7 +524,8 @@ def _check_run(checker: _Checker, cfg: RunConfig, *, check_env: bool) -> None:
         checker.fail(("statistics", "n_boot"), "must be >= 1")
     if not 0 < cfg.statistics.level < 1:
         checker.fail(("statistics", "level"), "must be between 0 and 1, e.g. 0.95")
-    judges = [j.name for j in cfg.judges]
+    judges = list(dict.fromkeys([j.name for j in cfg.judges]
+                                + [cfg.judge_identity(j) for j in cfg.judges]))
     second = cfg.agreement.second_judge
     if second is not None and second not in judges:
         checker.fail(("agreement", "second_judge"), f"{second!r} is not one of the judges {judges}")
@@ -605,12 +639,3 @@ def load_config(path: str | os.PathLike, *, check_env: bool = False) -> RunConfi
         raise ConfigError("file is empty", path=path)
     return parse_config(data, file=str(path), lines=_line_map(node), check_env=check_env)
 
-
-def __getattr__(name: str) -> Any:
-    """``config.endpoint_from_spec`` lives on in :mod:`alignbench_utils.running.client` (the config
-    module holds no runtime objects); this alias keeps older notebooks working."""
-    if name == "endpoint_from_spec":
-        from alignbench_utils.running.client import endpoint_from_spec
-
-        return endpoint_from_spec
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

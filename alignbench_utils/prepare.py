@@ -14,7 +14,7 @@ when opened on its own:
 - models and judges with ``base_url: local`` keep ``local``: the embedded server lives only
   while ``alignbench run`` does, and a URL taken now would be dead when the notebook is opened.
   Notebooks 03-06 only read records; 01/02 (and 07) stop before any request with
-  :func:`~alignbench_utils.config.endpoint_from_spec`'s error, which says to start
+  :func:`~alignbench_utils.running.client.endpoint_from_spec`'s error, which says to start
   ``alignbench serve-local`` and pass its URL. A note on top of each copy says so.
 
 Copies go to ``<run_dir>/notebooks/prepared/`` (the executed ones of ``alignbench run`` stay in

@@ -34,9 +34,9 @@ PRICE = {"prompt": 2.5, "completion": 10.0, "batch_discount": 0.5}
 
 
 def endpoint(server: FaultServer, name: str, backend: str) -> EndpointConfig:
-    batch = {"batch_poll_s": 0.2, "batch_collect_s": 0.2, "batch_max_requests": 250}
+    batch = {"poll_s": 0.2, "collect_s": 0.2, "max_requests": 250}
     return EndpointConfig(name, [server.base_url], f"{name}-id", backend=backend,
-                          concurrency=64, price=PRICE, **(batch if backend == "batch" else {}))
+                          concurrency=64, price=PRICE, batch=batch)
 
 
 def outcomes(path: Path) -> dict[str, tuple]:

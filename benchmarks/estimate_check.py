@@ -46,7 +46,7 @@ models:
   - {{name: m-http, base_url: {base_url}, model_id: fake-1, sampling: {{max_tokens: 1024}},
       price: {{prompt: 0.5, completion: 1.5}}}}
   - {{name: m-batch, base_url: {base_url}, model_id: fake-2, sampling: {{max_tokens: 1024}},
-      backend: batch, batch_poll_s: 0.1, batch_collect_s: 0.2,
+      backend: batch, batch: {{poll_s: 0.1, collect_s: 0.2}},
       price: {{prompt: 0.5, completion: 1.5}}}}
   - {{name: reference, base_url: reference}}
 judges:

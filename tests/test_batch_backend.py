@@ -27,13 +27,14 @@ from alignbench_utils.stages.generate import run_generation
 from alignbench_utils.stages.judge import run_judging
 from alignbench_utils.testing.fault_server import FaultServer
 
-QUICK = {"batch_poll_s": 0.05, "batch_collect_s": 0.05, "max_retries": 1}
+QUICK = {"poll_s": 0.05, "collect_s": 0.05}
 
 
-def endpoint(server: FaultServer, name: str, backend: str = "batch",
-             **settings: Any) -> EndpointConfig:
-    return EndpointConfig(name, [server.base_url], f"{name}-id", backend=backend,
-                          **(QUICK if backend == "batch" else {}) | settings)
+def endpoint(server: FaultServer, name: str, backend: str = "batch", *,
+             batch: dict[str, Any] | None = None, **settings: Any) -> EndpointConfig:
+    """An endpoint of the fault server; ``batch`` options go over the quick polling ones."""
+    return EndpointConfig(name, [server.base_url], f"{name}-id", backend=backend, max_retries=1,
+                          batch=QUICK | (batch or {}), **settings)
 
 
 def outcomes(path: Path) -> dict[str, tuple]:
@@ -72,7 +73,7 @@ def test_failed_items_are_retried_in_later_batches_then_recorded(fault_server, q
                                                                  tmp_path):
     fault_server.configure(error_rate=0.5)
     target = tmp_path / "answers" / "cand.jsonl"
-    summary = run_generation(questions16, endpoint(fault_server, "cand", batch_max_attempts=2),
+    summary = run_generation(questions16, endpoint(fault_server, "cand", batch={"max_attempts": 2}),
                              target, progress=False)
     records = read_records(target)
     errors = [r for r in records if r["status"] == "error"]
@@ -158,7 +159,7 @@ def test_a_batch_created_but_not_recorded_is_found_by_its_metadata(fault_server,
     fault_server.configure(batch_latency=1.0)
     target = tmp_path / "answers" / "cand.jsonl"
     with pytest.raises(StageFailedError, match="still in_progress after 0.2 s"):
-        run_generation(questions16, endpoint(fault_server, "cand", batch_max_wait_s=0.2),
+        run_generation(questions16, endpoint(fault_server, "cand", batch={"max_wait_s": 0.2}),
                        target, progress=False)
     state = RunLayout.batch_state_file(target)
     state.write_text("".join(line + "\n" for line in state.read_text().splitlines()
@@ -174,7 +175,7 @@ def test_large_runs_are_split_at_the_providers_request_limit(fault_server, quest
                                                              tmp_path):
     fault_server.configure(batch_max_requests=5)
     target = tmp_path / "split" / "cand.jsonl"
-    run_generation(questions16, endpoint(fault_server, "cand", batch_max_requests=5), target,
+    run_generation(questions16, endpoint(fault_server, "cand", batch={"max_requests": 5}), target,
                    progress=False)
     assert all(r["status"] == "ok" for r in read_records(target))
     assert fault_server.stats["batch"]["batches_created"] == 4  # 5 + 5 + 5 + 1
@@ -183,7 +184,7 @@ def test_large_runs_are_split_at_the_providers_request_limit(fault_server, quest
     with pytest.raises(StageFailedError, match="more than the limit 5"):
         run_generation(questions16, endpoint(fault_server, "cand"),
                        tmp_path / "unsplit" / "cand.jsonl", progress=False)
-    assert fault_server.stats["batch"]["batches_created"] == 3  # batch_max_attempts
+    assert fault_server.stats["batch"]["batches_created"] == 3  # batch.max_attempts
 
 
 def test_judge_reasks_go_into_the_next_batch(fault_server, questions16, tmp_path):
@@ -220,3 +221,30 @@ def test_a_budget_stops_before_submitting_what_it_cannot_pay(fault_server, quest
     assert summary.done == 16 - len(written) and summary.skipped == len(written)
     assert fault_server.stats["batch"]["max_submissions"] == 1
     assert summary.spent_usd == pytest.approx(sum(r["cost_usd"] for r in read_records(target)))
+
+
+def test_batch_settings_are_the_backends_own_in_yaml_cli_and_endpoint():
+    import argparse
+
+    from alignbench_utils.backends import BatchSettings
+    from alignbench_utils.cli import _add_endpoint_args, _endpoint
+    from alignbench_utils.config import ConfigError, parse_config
+
+    def config(model: dict) -> Any:
+        return parse_config({"name": "t", "judges": [{"name": "j", "base_url": "local"}],
+                             "models": [{"name": "m", "base_url": "http://h/v1",
+                                         "model_id": "x", "backend": "batch", **model}]})
+
+    assert config({"batch": {"poll_s": 5}}).models[0].batch == BatchSettings(poll_s=5.0)
+    with pytest.raises(ConfigError) as info:
+        config({"batch": {"max_attempts": 0}})
+    assert info.value.field == "models[0].batch.max_attempts"
+    with pytest.raises(ConfigError, match="unknown key 'batch_poll_s'"):
+        config({"batch_poll_s": 5})
+    parser = argparse.ArgumentParser()
+    _add_endpoint_args(parser, required=False)
+    args = parser.parse_args(["--base-url", "http://h/v1", "--model-id", "x", "--backend",
+                              "batch", "--batch-poll-s", "7", "--batch-max-requests", "9"])
+    endpoint = _endpoint(args, "m")
+    assert (endpoint.batch.poll_s, endpoint.batch.max_requests) == (7.0, 9)
+    assert endpoint.batch.collect_s == BatchSettings().collect_s

@@ -60,7 +60,7 @@ def test_provenance_and_the_report_index_show_tokens_and_cost_per_model_and_judg
     run = RunLayout(tmp_path / "run")
     cand = EndpointConfig("cand", [fault_server.base_url], "cand-id", price=PRICE)
     judge = EndpointConfig("j", [fault_server.base_url], "j-id", backend="batch",
-                           batch_poll_s=0.05, batch_collect_s=0.05,
+                           batch={"poll_s": 0.05, "collect_s": 0.05},
                            price={**PRICE, "batch_discount": 0.5})
     answered = run_generation(questions16, cand, run.answers_file("cand"), progress=False)
     judged = run_judging(run.answers_dir, judge, run.judge_dir("j"), progress=False)
@@ -84,3 +84,20 @@ def test_provenance_and_the_report_index_show_tokens_and_cost_per_model_and_judg
     html = render_index(config, [], provenance(config)).read_text(encoding="utf-8")
     assert "Tokens and cost so far" in html
     assert f"${judged.cost_usd:.4f}" in html and f"${answered.cost_usd:.4f}" in html
+
+
+def test_a_judges_budget_counts_its_spend_under_every_protocol(fault_server, questions16,
+                                                                tmp_path):
+    run = RunLayout(tmp_path / "run")
+    run_generation(questions16, EndpointConfig.reference(), run.answers_file("reference"),
+                   progress=False)
+    judge = EndpointConfig("j", [fault_server.base_url], "j-id", concurrency=2, price=PRICE)
+    first = run_judging(run.answers_dir, judge, run.judge_dir("j"), max_tokens=64,
+                        progress=False)
+    assert first.cost_usd
+    judge.budget_usd = first.cost_usd * 1.01  # the official protocol spent nearly all of it
+    sent = fault_server.stats["total"]
+    with pytest.raises(BudgetExceededError):
+        run_judging(run.answers_dir, judge, run.judge_dir("j", "mtbench-single"),
+                    protocol="mtbench-single", max_tokens=64, progress=False)
+    assert fault_server.stats["total"] - sent < 16

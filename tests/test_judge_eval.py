@@ -46,9 +46,9 @@ def test_cli_prints_a_line_per_benchmark_and_the_study_table(fault_server, tmp_p
     assert set(table["judge"]) == {"fake", "ChatGPT Vanilla_NoRules (published)"}
     assert (table["n_items"] == 10).all() and set(table["n_calls"]) == {20}
     fake = table[table["judge"].eq("fake")]
-    assert (fake["format_error_rate"] > 0).any() and (fake["position_bias"] > 0).all()
+    assert (fake["parse_failed_rate"] > 0).any() and (fake["position_bias"] > 0).all()
     records = read_records_under(tmp_path / "fake")
-    assert len(records) == 40 and {r["status"] for r in records} == {"ok", "format_error"}
+    assert len(records) == 40 and {r["status"] for r in records} == {"ok", "parse_failed"}
     fault_server.reset()
     assert main(args) == 0  # a rerun costs zero calls
     assert "skipped (already done) 20" in capsys.readouterr().out
@@ -164,7 +164,7 @@ def test_notebook_07_on_a_tiny_input(tmp_path, fault_server):
     assert (table["n_items"] == 8).all()
     for name in ("judge_position_bias", "judge_consistency"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 1000
-    assert "format_error" in text and "orders_wrong" in text
+    assert "parse_failed" in text and "orders_wrong" in text
     assert "Both responses have merits" in text or "Output (" in text  # raw replies shown
     assert not stderr_text(executed)
     items = select_items(["llmbar:Natural", "pandalm"], per_subset=8)

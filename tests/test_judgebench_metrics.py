@@ -34,7 +34,7 @@ def make_verdicts(pairs, benchmark="llmbar", subset="s", judge="j"):
         for order, v in zip(("ab", "ba"), pair):
             if v == "-":
                 continue
-            status = "ok" if v in (0, 1, 2) else "error" if v == "err" else "format_error"
+            status = "ok" if v in (0, 1, 2) else "error" if v == "err" else "parse_failed"
             rows.append({"judge": judge, "benchmark": benchmark, "subset": subset, "item_id": i,
                          "order": order, "verdict": v if status == "ok" else None,
                          "status": status, "raw": str(v)})
@@ -56,7 +56,7 @@ def test_llmbar_official_counts_no_verdict_wrong_but_two_missing_equal():
     assert e["correct_both"] == 1 / 5
     assert e["equal"] == 3 / 5  # items 0, 4 and the two missing verdicts of item 2
     assert e["consistency"] == 2 / 5  # a missing verdict is never consistent
-    assert e["format_error_rate"] == 2 / 10 and e["error_rate"] == 1 / 10
+    assert e["parse_failed_rate"] == 2 / 10 and e["error_rate"] == 1 / 10
 
 
 def test_common_position_metrics():
@@ -195,7 +195,7 @@ def test_study_table_has_one_headline_row_per_judge_and_subset():
         ["j", "Natural", "correct_average"], ["k", "Natural", "correct_average"],
         ["j", "testset-v1", "accuracy"]]
     assert table["estimate"].tolist() == [0.5, 0.5, 0.5]
-    assert table["format_error_rate"].tolist() == [0.25, 0.0, 0.0]
+    assert table["parse_failed_rate"].tolist() == [0.25, 0.0, 0.0]
     assert table["n_calls"].tolist() == [4, 4, 2]
 
 
@@ -203,10 +203,10 @@ BASE = {"judge": "j", "benchmark": "b", "subset": "s", "item_id": "1", "order": 
         "verdict": 1, "status": "ok", "raw": "x"}
 BAD_FRAMES = {
     "order": ([BASE | {"order": "AB"}], "order must be one of"),
-    "status": ([BASE | {"status": "parse_failed"}], "status must be one of"),
+    "status": ([BASE | {"status": "unreadable"}], "status must be one of"),
     "ok_without_verdict": ([BASE | {"verdict": None}], "needs a verdict"),
     "verdict_out_of_range": ([BASE | {"verdict": 3}], "needs a verdict in"),
-    "error_with_verdict": ([BASE | {"status": "format_error"}], "must have no verdict"),
+    "error_with_verdict": ([BASE | {"status": "parse_failed"}], "must have no verdict"),
     "duplicate": ([BASE, BASE | {"raw": "y"}], r"row 1 \(j/b/s/1/ab\): repeats"),
     "text_verdict": ([BASE | {"verdict": "A"}], "verdict must be 0, 1, 2 or missing"),
     "fractional_verdict": ([BASE | {"verdict": 1.5}], "verdict must be 0, 1, 2 or missing"),

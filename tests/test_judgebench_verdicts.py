@@ -109,7 +109,7 @@ def test_read_verdict_gives_frame_fields_for_every_rule():
         for order in ("ab", "ba"):
             fields = read_verdict(rule, text, order)
             assert fields["verdict"] == map_back(verdict, order)
-            assert fields["status"] == ("ok" if verdict is not None else "format_error")
+            assert fields["status"] == ("ok" if verdict is not None else "parse_failed")
             strict = VERDICT_RULES["pandalm-strict"](text)
             assert fields["fallback"] == (rule == "pandalm" and strict is None)
             rows.append({"judge": rule, "benchmark": "b", "subset": "s", "item_id": i,

@@ -42,7 +42,7 @@ def test_models_against_a_baseline_resume_and_every_table(tmp_path, fault_server
     records = read_records_under(tmp_path / "comparisons")
     assert len(records) == 2 * 2 * 16  # two challengers × 16 questions × both orders
     assert {r["order"] for r in records} == {"ab", "ba"}
-    assert any(r["status"] == "format_error" and r["judgment"] for r in records)
+    assert any(r["status"] == "parse_failed" and r["judgment"] for r in records)
     first = fault_server.stats["total"]
     fault_server.configure(malformed_rate=0.0, error_rate=0.0)
     fault_server.reset()
@@ -56,7 +56,7 @@ def test_models_against_a_baseline_resume_and_every_table(tmp_path, fault_server
     assert overview.loc["reference", "rating"] == pytest.approx(1000.0)
     assert overview.loc["long", "mean_length"] > overview.loc["short", "mean_length"]
     assert set(board.win_rates["metric"]) >= {"数学计算", "总分"}
-    assert int(board.win_rates["n_format_error"].sum()) >= 0
+    assert int(board.win_rates["n_parse_failed"].sum()) >= 0
     assert board.agreement is not None and -1 <= board.agreement.tau <= 1
     assert (tmp_path / "results" / "pairwise_leaderboard.csv").is_file()
     assert (tmp_path / "results" / "pairwise_win_rates.csv").is_file()

@@ -28,7 +28,7 @@ def test_every_shipped_protocol_is_registered_as_pairwise():
         "llmbar-vanilla-norules", "llmbar-vanilla", "mtbench-pair-v2", "mtbench-pair-math-v1",
         "pandalm", "autoj", "critiquellm", "alignbench-pairwise"}
     assert all(PROTOCOLS[n].kind == "pairwise" for n in PAIRWISE_PROTOCOLS)
-    assert PROTOCOLS["pointwise_alignbench"].kind == "pointwise"
+    assert PROTOCOLS["alignbench-pointwise"].kind == "pointwise"
 
 
 @pytest.mark.parametrize("name", LLMBAR)
@@ -114,8 +114,9 @@ def test_pandalm_prompt_is_build_pandalm_prompt():
     protocol = get_protocol("pandalm")()
     assert protocol.orders == ("ab",) and get_protocol("pandalm")(orders="both").orders == (
         "ab", "ba")
-    assert protocol.read("Response 1 is better").fields == {
-        "verdict_shown": 0, "fallback": True, "error": None}  # official tie, flagged
+    reading = protocol.read("Response 1 is better")  # official tie, flagged
+    assert (reading.status, reading.verdict, reading.fields, reading.error) == (
+        "ok", 0, {"fallback": True}, None)
 
 
 def test_alignbench_pairwise_follows_the_official_pointwise_prompt():
@@ -158,8 +159,8 @@ def test_user_template_protocols(tmp_path, name, reply, verdict):
     assert request.messages == [{"role": "user", "content": (
         "Q: Sort {these} words.\n\nin\nR1: second answer\nR2: first {answer}\n"
         "{'keep': 'braces'}\n")}]
-    assert protocol.read(reply).fields["verdict_shown"] == verdict
-    assert protocol.read("no verdict here").status == "format_error"
+    assert protocol.read(reply).verdict == verdict
+    assert protocol.read("no verdict here").status == "parse_failed"
     with pytest.raises(InputError, match="pass --template FILE"):
         get_protocol(name)()
 

@@ -15,6 +15,7 @@ from alignbench_utils.data.layout import RunLayout
 from alignbench_utils.data.store import read_records, read_records_under
 from alignbench_utils.judgebench import judge_metrics
 from alignbench_utils.judgebench.verdicts import map_back
+from alignbench_utils.protocols import ProtocolRequest
 from alignbench_utils.protocols.pairwise import PAIRWISE_PROTOCOLS
 from alignbench_utils.running.client import EndpointConfig
 from alignbench_utils.stages.compare import (
@@ -76,18 +77,18 @@ def test_position_bias_shows_as_inconsistency(fault_server, tmp_path):
     assert metrics["biased_first"] == 1 and metrics["correct_average"] == 0.5
 
 
-def test_format_errors_are_records_with_raw_text_never_retried(fault_server, tmp_path):
+def test_parse_failures_are_records_with_raw_text_never_retried(fault_server, tmp_path):
     fault_server.configure(malformed_rate=0.3, seed=2)
     summary = _run(fault_server, tmp_path)
     records = read_records_under(tmp_path)
-    failed = [r for r in records if r["status"] == "format_error"]
+    failed = [r for r in records if r["status"] == "parse_failed"]
     assert summary.parse_failed == len(failed) > 0 and summary.done == 24 - len(failed)
     assert all(r["verdict"] is None and r["verdict_shown"] is None and
                r["judgment"].startswith("Both responses have merits") and
                r["error"] == "no verdict under the llmbar rule" for r in failed)
     verdicts = verdicts_from_records(tmp_path)
-    assert verdicts["status"].eq("format_error").sum() == len(failed)
-    assert verdicts.loc[verdicts["status"].eq("format_error"), "verdict"].isna().all()
+    assert verdicts["status"].eq("parse_failed").sum() == len(failed)
+    assert verdicts.loc[verdicts["status"].eq("parse_failed"), "verdict"].isna().all()
     fault_server.reset()
     assert _run(fault_server, tmp_path).skipped == 24 and fault_server.stats["total"] == 0
 
@@ -179,3 +180,22 @@ def test_judge_eval_writes_one_file_per_benchmark_subset(fault_server, tmp_path)
     line = json.loads((tmp_path / "j" / "llmbar-vanilla" / files[1]).read_text().splitlines()[0])
     assert line["judge_model_id"] == "j-id" and line["protocol"] == "llmbar-vanilla"
     assert isinstance(pd.Timestamp(line["created_at"]), pd.Timestamp)
+
+
+def test_the_pairwise_stage_reasks_as_its_protocol_says(fault_server, tmp_path):
+    base = type(pairwise_protocol("mtbench-pair-v2"))
+
+    class Reminding(base):  # type: ignore[misc, valid-type]
+        def reask(self, item, first, raw):
+            return ProtocolRequest([*first.messages, {"role": "assistant", "content": raw},
+                                    {"role": "user", "content": "Verdict: [[A]], [[B]] or [[C]]."}],
+                                   first.params)
+
+    fault_server.configure(malformed_rate=0.5, seed=5)
+    run_pairwise(benchmark_pairs(ITEMS), _endpoint(fault_server), tmp_path,
+                 protocol=Reminding(), max_reasks=1, progress=False)
+    records = read_records_under(tmp_path)
+    reasked = [r for r in records if r.get("reasks")]
+    assert len(records) == 24 and reasked
+    assert all(len(r["judgment_history"]) == 1 for r in reasked)
+    assert fault_server.stats["pairwise"] == 24 + len(reasked)

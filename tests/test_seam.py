@@ -26,25 +26,22 @@ from alignbench_utils.stages.judge import run_judging
 class OneNumber(JudgingProtocol):
     """Toy protocol: ask for a single 1-10 number, read the last integer in range."""
 
-    name = "toy_one_number"
+    name = "toy-one-number"
     reask_strategy = "ask_again_for_the_number"
-
-    def __init__(self, *, max_tokens: int, **_: Any) -> None:
-        self.max_tokens = max_tokens
 
     def request(self, item: dict[str, Any]) -> ProtocolRequest:
         prompt = ("请只用一个1到10的整数给下面的回答打分。\n"
                   f"[助手的答案开始]\n{item['answer']}\n[助手的答案结束]")
         return ProtocolRequest(messages=[{"role": "user", "content": prompt}],
-                               params={"temperature": 0, "max_tokens": self.max_tokens},
+                               params={"temperature": 0, "max_tokens": self.options.max_tokens},
                                hash_fields={"protocol": self.name},
-                               record_fields={"request": {"max_tokens": self.max_tokens}})
+                               record_fields={"request": {"max_tokens": self.options.max_tokens}})
 
     def read(self, text: str) -> Reading:
         numbers = [int(n) for n in re.findall(r"\d+", text) if 1 <= int(n) <= 10]
         if not numbers:
-            return Reading("parse_failed", {"score": None, "error": "no number 1-10"})
-        return Reading("ok", {"score": float(numbers[-1])})
+            return Reading("parse_failed", error="no number 1-10")
+        return Reading("ok", score=float(numbers[-1]))
 
     def reask(self, item: dict[str, Any], first: ProtocolRequest, raw: str) -> ProtocolRequest:
         return ProtocolRequest(messages=[*first.messages, {"role": "assistant", "content": raw},
@@ -111,7 +108,7 @@ def test_a_registered_backend_serves_a_stage(registered, questions16, tmp_path):
 
 def test_unknown_names_list_the_registered_ones(questions16, tmp_path):
     judge = EndpointConfig(name="x", base_urls=["http://127.0.0.1:9/v1"], model_id="x")
-    with pytest.raises(Exception, match="allowed: .*pointwise_alignbench"):
+    with pytest.raises(Exception, match="allowed: .*alignbench-pointwise"):
         run_judging(_answers(questions16[:1]), judge, tmp_path, protocol="nope", progress=False)
     with pytest.raises(Exception, match="allowed: batch, http, reference"):
         run_judging(_answers(questions16[:1]), EndpointConfig(

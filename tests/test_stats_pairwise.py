@@ -43,7 +43,7 @@ def order_rows(qid: int, category: str, ab: tuple[str, str | None] | None,
 
 
 OK_A, OK_B, OK_TIE = ("ok", "a"), ("ok", "b"), ("ok", "tie")
-FORMAT, ERROR = ("format_error", None), ("error", None)
+FORMAT, ERROR = ("parse_failed", None), ("error", None)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def test_combine_orders_by_hand(hand, rule, q4, q5):
     for q in (6, 7, 8):  # never a tie, win or loss
         assert not games.loc[q, "complete"] and not games.loc[q, "used"]
         assert pd.isna(games.loc[q, "consistent"]) and games.loc[q, wtl].isna().all()
-    assert games.loc[[6, 7, 8], "n_format_error"].tolist() == [1, 1, 0]
+    assert games.loc[[6, 7, 8], "n_parse_failed"].tolist() == [1, 1, 0]
     assert games.loc[[6, 7, 8], "n_error"].tolist() == [0, 1, 0]
     assert pd.isna(games.loc[6, "winner_ab"])
     assert games.loc[6, "winner_ba"] == "a"
@@ -99,7 +99,7 @@ def test_combine_orders_by_hand(hand, rule, q4, q5):
 @pytest.mark.parametrize("mutate, message", [
     (lambda f: f.drop(columns="order"), "lacks columns"),
     (lambda f: f.assign(order="AB"), "order = 'AB'"),
-    (lambda f: f.assign(status="parse_failed"), "status = 'parse_failed'"),
+    (lambda f: f.assign(status="unreadable"), "status = 'unreadable'"),
     (lambda f: f.assign(winner=None), "winner = None"),
     (lambda f: f.assign(winner="A"), "winner = 'A'"),
     (lambda f: f.assign(model_b="x"), "model other than model_a"),
@@ -136,7 +136,7 @@ def test_win_rates_by_hand(hand, rule, math, logic):
     np.testing.assert_allclose(table.loc[[REASONING_COL, LANGUAGE_COL, OVERALL_COL], "win_rate"],
                                [reasoning, language, (reasoning + language) / 2])
     logic_row = table.loc[LOGIC]
-    assert logic_row[["n_incomplete", "n_format_error", "n_error"]].tolist() == [3, 2, 1]
+    assert logic_row[["n_incomplete", "n_parse_failed", "n_error"]].tolist() == [3, 2, 1]
     assert table.loc[MATH, "n_inconsistent"] == 1 and table.loc[OVERALL_COL, "n_inconsistent"] == 2
     games = {"tie": 5, "half": 5, "drop": 3}[rule]
     assert table.loc[REASONING_COL, "n_games"] == games
@@ -146,15 +146,15 @@ def test_win_rates_by_hand(hand, rule, math, logic):
         assert (wins, ties, losses) == (1, 3, 1)
     if rule == "half":
         assert (wins, ties, losses) == (2, 1.5, 1.5)
-    assert table.loc[OVERALL_COL, "n_format_error"] == 2  # counted, never a tie
+    assert table.loc[OVERALL_COL, "n_parse_failed"] == 2  # counted, never a tie
 
 
-def test_format_errors_never_move_the_win_rate(hand):
+def test_parse_failures_never_move_the_win_rate(hand):
     clean = hand[~hand["question_id"].isin([6, 7, 8])]
     full = win_rates(hand, baseline="base", n_boot=200, seed=3)
     reduced = win_rates(clean, baseline="base", n_boot=200, seed=3)
     np.testing.assert_allclose(full["win_rate"], reduced["win_rate"])
-    assert reduced["n_format_error"].sum() == 0 and full["n_format_error"].max() == 2
+    assert reduced["n_parse_failed"].sum() == 0 and full["n_parse_failed"].max() == 2
 
 
 def test_win_rate_intervals_are_the_pointwise_bootstrap_of_game_scores():
@@ -499,7 +499,7 @@ def test_generator_plants_position_bias_failures_and_is_seeded():
     ok = frame[frame["status"] == "ok"]
     first = np.where(ok["order"] == "ab", ok["winner"] == "a", ok["winner"] == "b")
     assert first.mean() > 0.55  # the answer shown first wins more often
-    assert abs((frame["status"] == "format_error").mean() - 0.1) < 0.02
+    assert abs((frame["status"] == "parse_failed").mean() - 0.1) < 0.02
     assert frame.loc[frame["status"] != "ok", "winner"].isna().all()
     fair = synthetic_comparisons([0.0, 0.0], sizes, seed=2)
     fair_first = np.where(fair["order"] == "ab", fair["winner"] == "a", fair["winner"] == "b")

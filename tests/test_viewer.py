@@ -130,7 +130,7 @@ def test_leak_scan_catches_a_key_planted_in_a_record(tmp_path, monkeypatch):
 
 def pairwise_fixture() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Two models' answers to two questions and their pairs judged in both orders, one reply
-    without a verdict (format_error, raw text kept)."""
+    without a verdict (parse_failed, raw text kept)."""
     answers = [{"model": m, "question_id": q, "category": "数学计算", "subcategory": "初等数学",
                 "question": f"问题{q}", "answer": f"{m} 的回答 {q}", "status": "ok"}
                for m in ("strong", "weak") for q in (1, 2)]
@@ -141,7 +141,7 @@ def pairwise_fixture() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             records.append(pairwise_record(
                 pair, order=order, judge="judge-a", protocol="alignbench-pairwise",
                 judgment="没有结论 <b>" if fails else f"[[{'AB'[shown - 1]}]] 更好",
-                status="format_error" if fails else "ok",
+                status="parse_failed" if fails else "ok",
                 verdict_shown=None if fails else shown, verdict=None if fails else 1,
                 request={"temperature": 0}, request_hash=f"h{pair['question_id']}{order}",
                 prompt_sha256="p" * 64, template_sha256="t" * 64))
@@ -162,5 +162,5 @@ def test_pairwise_rows_round_trip_beside_pointwise_ones():
         assert row["question"] == f"问题{record['question_id']}"
         assert row["output_1"] == f"strong 的回答 {record['question_id']}"
         assert row["output_2"] == f"weak 的回答 {record['question_id']}"
-    assert [r["status"] for r in rows[3:]] == ["ok", "ok", "ok", "format_error"]
+    assert [r["status"] for r in rows[3:]] == ["ok", "ok", "ok", "parse_failed"]
     assert all(r["verdict"] is None for r in rows[:3])  # pointwise rows are null in pairwise columns

@@ -94,7 +94,7 @@ def expected_rows(frame: pd.DataFrame, case: str) -> pd.DataFrame:
         text = frame["question"] + "\0" + frame["answer"] + "\0" + frame["judgment"]
         return frame[text.str.lower().str.contains("beauty", regex=False)]
     if case == "none":
-        return frame[frame["status"] == "format_error"]
+        return frame[frame["status"] == "parse_failed"]
     raise ValueError(case)
 
 
@@ -106,7 +106,7 @@ DEEP_LINKS = {
                ("sort", "model")],
     "judge_pair": [("judge", "judge-a"), ("vs_judge", "judge-b"), ("vs_max", "6")],
     "search": [("q", "BEAUTY")],
-    "none": [("status", "format_error")],
+    "none": [("status", "parse_failed")],
 }
 
 
@@ -249,7 +249,7 @@ def test_pairwise_rows_filter_and_open_with_both_responses_and_the_raw_reply(bro
     linked.click("#rows .row:nth-child(4)")
     body = linked.evaluate("document.getElementById('detail-body').innerText")
     assert "问题2" in body and "strong 的回答 2" in body and "weak 的回答 2" in body
-    assert failed["judgment"] in body and "format_error" in body  # markup shown as text
+    assert failed["judgment"] in body and "parse_failed" in body  # markup shown as text
     heads = linked.evaluate("[...document.querySelectorAll('.response .card-head')].map(h => h.textContent)")
     assert heads == ["output 1 · strong · shown second (order ba)",
                      "output 2 · weak · shown first (order ba)"]

@@ -16,6 +16,7 @@ import pandas as pd
 
 from alignbench_utils.data.layout import RunLayout
 from alignbench_utils.errors import InputError
+from alignbench_utils.protocols.base import DEFAULT_PROTOCOL, canonical_protocol
 from alignbench_utils.report.provenance import write_provenance
 from alignbench_utils.taxonomy import (
     CATEGORIES,
@@ -33,6 +34,7 @@ __all__ = [
     "export_results",
     "failure_table",
     "failures_by_model",
+    "judge_identities",
     "judgments_frame",
     "leaderboard",
     "result_tables",
@@ -41,8 +43,10 @@ __all__ = [
     "summarize_category_means",
 ]
 
-FRAME_COLUMNS = ("model", "judge", "question_id", "category", "subcategory", "status", "score",
-                 "legacy_score", "dimensions", "judgment", "answer", "error")
+FRAME_COLUMNS = ("model", "judge", "judge_name", "protocol", "sample", "question_id", "category",
+                 "subcategory", "status", "score", "legacy_score", "dimensions", "judgment",
+                 "answer", "error")
+IDENTITY_KEY = ["judge_name", "protocol", "sample"]  # one judgment: this, model, question_id
 # show_result.py: "模型", the categories sorted as Python sorts strings, then the three summaries.
 OFFICIAL_COLUMNS = ("模型", *sorted(CATEGORIES), REASONING_COL, LANGUAGE_COL, OVERALL_COL)
 
@@ -90,13 +94,41 @@ def _answer_failures(frame: pd.DataFrame, answers: JudgmentsLike) -> pd.DataFram
                else list(answers))
     failed = [rec for rec in (as_answer_record(r, line=n) for n, r in enumerate(records, 1))
               if rec.get("status", "ok") != "ok"]
-    judges = sorted(frame["judge"].dropna().unique()) if "judge" in frame.columns else []
+    judges = (frame[["judge", *IDENTITY_KEY]].drop_duplicates().to_dict("records")
+              if not frame.empty else [])
     rows = [{**{k: rec.get(k) for k in ("question_id", "category", "subcategory", "question",
                                         "model", "answer")},
-             "judge": judge, "status": "error", "score": None,
+             **judge, "status": "error", "score": None,
              "error": f"answer failed, not judged: {rec.get('error') or 'unknown error'}"}
-            for rec in failed for judge in (judges or [""])]
+            for rec in failed
+            for judge in (judges or [{"judge": "", "judge_name": "",
+                                      "protocol": DEFAULT_PROTOCOL, "sample": 0}])]
     return pd.DataFrame(rows)
+
+
+def judge_identities(judge_name: pd.Series, protocol: pd.Series) -> pd.Series:
+    """The analysis identity of each row's judge: the endpoint name where that judge occurs
+    under one protocol in the data, ``name/protocol`` where it occurs under several (one
+    judge under two protocols is two judges for every analysis).
+
+    >>> judge_identities(pd.Series(["a", "a", "b"]),
+    ...                  pd.Series(["alignbench-pointwise", "mtbench-single", "mtbench-single"])).tolist()
+    ['a/alignbench-pointwise', 'a/mtbench-single', 'b']
+    """
+    several = protocol.groupby(judge_name).transform("nunique") > 1
+    return judge_name.where(~several, judge_name + "/" + protocol)
+
+
+def _identify(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add ``judge_name``, ``protocol``, ``sample`` and the ``judge`` identity (see
+    :func:`judge_identities`); a frame that has them already keeps its identities."""
+    frame["protocol"] = frame["protocol"].fillna(DEFAULT_PROTOCOL).map(canonical_protocol)
+    frame["sample"] = pd.to_numeric(frame["sample"], errors="coerce").fillna(0).astype(int)
+    if "judge_name" in frame.columns and frame["judge_name"].notna().all():
+        return frame
+    frame["judge_name"] = frame["judge"].fillna("")
+    frame["judge"] = judge_identities(frame["judge_name"], frame["protocol"])
+    return frame
 
 
 def judgments_frame(source: JudgmentsLike, *, answers: JudgmentsLike | None = None
@@ -108,9 +140,12 @@ def judgments_frame(source: JudgmentsLike, *, answers: JudgmentsLike | None = No
     are recognised and converted wherever they come from; records in neither format are an
     error naming what they lack. ``score`` is NaN unless ``status == "ok"``;
     ``legacy_score`` is what the official script would average (the score, or -1 for a
-    failure). The last record per (judge, model, question_id) wins, as in the append-only
-    store. ``answers`` (answer records or their folder) adds every failed answer as an
-    ``error`` row per judge, so failures upstream of the judge are counted too.
+    failure). ``judge_name`` is the endpoint's name, ``protocol`` the judging protocol,
+    ``sample`` the sample index (0 when absent) and ``judge`` the identity every analysis
+    groups by (:func:`judge_identities`). The last record per (judge_name, protocol, sample,
+    model, question_id) wins, as in the append-only store. ``answers`` (answer records or
+    their folder) adds every failed answer as an ``error`` row per judge, so failures
+    upstream of the judge are counted too.
 
     >>> f = judgments_frame([{"model": "m", "question_id": 1, "category": "数学计算",
     ...                       "status": "parse_failed", "score": None}])
@@ -126,6 +161,7 @@ def judgments_frame(source: JudgmentsLike, *, answers: JudgmentsLike | None = No
         if column not in frame.columns:
             frame[column] = None
     frame["judge"] = frame["judge"].fillna("")
+    frame = _identify(frame)
     if answers is not None:
         extra = _answer_failures(frame, answers)
         if not extra.empty:
@@ -139,7 +175,7 @@ def judgments_frame(source: JudgmentsLike, *, answers: JudgmentsLike | None = No
     legacy = pd.to_numeric(frame["legacy_score"], errors="coerce")
     frame["legacy_score"] = legacy.fillna(score.where(ok, -1.0))
     frame["dimensions"] = [d if isinstance(d, Mapping) else {} for d in frame["dimensions"]]
-    frame = frame.drop_duplicates(["judge", "model", "question_id"], keep="last")
+    frame = frame.drop_duplicates([*IDENTITY_KEY, "model", "question_id"], keep="last")
     return frame.reset_index(drop=True)
 
 
@@ -193,13 +229,30 @@ def select_judge(judgments: JudgmentsLike, judge: str = "") -> tuple[str, pd.Dat
 
 def _single_judge(frame: pd.DataFrame, judge: str | None) -> pd.DataFrame:
     if judge is not None:
-        frame = frame[frame["judge"] == judge]
+        frame = frame[_judge_rows(frame, judge)]
         if frame.empty:
             raise ValueError(f"no judgments by judge {judge!r}")
     elif frame["judge"].nunique() > 1:
         raise ValueError(f"judgments from several judges {sorted(frame['judge'].unique())}; "
                          "pass judge=")
     return frame
+
+
+def _judge_rows(frame: pd.DataFrame, judge: str) -> pd.Series:
+    """Rows of the judge named ``judge``: its identity, ``name/protocol``, or an endpoint
+    name that judged under one protocol only (a name under several is ambiguous)."""
+    rows = frame["judge"].eq(judge)
+    if rows.any() or "judge_name" not in frame.columns:
+        return rows
+    rows = (frame["judge_name"] + "/" + frame["protocol"]).eq(judge)
+    if rows.any():
+        return rows
+    rows = frame["judge_name"].eq(judge)
+    identities = sorted(frame.loc[rows, "judge"].unique())
+    if len(identities) > 1:
+        raise ValueError(f"judge {judge!r} judged under several protocols: pass one of "
+                         f"{identities}")
+    return rows
 
 
 def leaderboard(judgments: JudgmentsLike, *, legacy: bool = False,

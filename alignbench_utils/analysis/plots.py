@@ -431,10 +431,10 @@ def plot_consistency(table: pd.DataFrame) -> Figure:
     y = np.arange(len(rows))
     ax.barh(y - 0.18, rows["consistency"].fillna(0), height=0.36, color=colors[2],
             label="consistency (same verdict in both orders)")
-    ax.barh(y + 0.18, rows["format_error_rate"].fillna(0), height=0.36, color=colors[1],
+    ax.barh(y + 0.18, rows["parse_failed_rate"].fillna(0), height=0.36, color=colors[1],
             label="format-error rate")
     _label_values(ax, rows["consistency"], y - 0.18, ".0%", "n/a: one order judged")
-    _label_values(ax, rows["format_error_rate"], y + 0.18, ".0%", "n/a")
+    _label_values(ax, rows["parse_failed_rate"], y + 0.18, ".0%", "n/a")
     ax.set_xlim(0, 1.02)
     ax.set_xlabel("share")
     ax.set_title("Consistency under swapping, and format errors")

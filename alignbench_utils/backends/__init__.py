@@ -1,8 +1,19 @@
 """Backends, registered by name: ``http`` (any OpenAI-compatible endpoint), ``batch`` (its
 Batch API: files + batches, at the batch price) and ``reference`` (the reference-answer
-control). See :mod:`.base` for the interface."""
+control), each imported when first opened. See :mod:`.base` for the interface and the types
+every backend shares, :mod:`.settings` for backends' own options."""
 
-from alignbench_utils.backends import batch, http, reference  # noqa: F401  (registers the built-in backends)
-from alignbench_utils.backends.base import BACKENDS, Backend, open_backend, register_backend
+from alignbench_utils.backends.base import (
+    BACKENDS,
+    BUILTIN_BACKENDS,
+    Backend,
+    CallError,
+    CallResult,
+    backend_names,
+    open_backend,
+    register_backend,
+)
+from alignbench_utils.backends.settings import BackendSettings, BatchSettings
 
-__all__ = ["BACKENDS", "Backend", "open_backend", "register_backend"]
+__all__ = ["BACKENDS", "BUILTIN_BACKENDS", "Backend", "BackendSettings", "BatchSettings",
+           "CallError", "CallResult", "backend_names", "open_backend", "register_backend"]

@@ -4,15 +4,15 @@ OpenAI (and the providers that copy its endpoints) answer a file of requests wit
 completion window for about half the price. Here every ``complete()`` call of a stage waits
 on a future while one background loop
 
-1. **collects** the waiting requests until none came for ``batch_collect_s``, and splits them
-   at ``batch_max_requests`` and ``batch_max_bytes``;
+1. **collects** the waiting requests until none came for ``batch.collect_s``, and splits them
+   at ``batch.max_requests`` and ``batch.max_bytes``;
 2. **records** each batch in the store file's state (:meth:`RunLayout.batch_state_file`:
    ``custom_id`` → request hash and body hash) *before* anything is uploaded, then the
    uploaded file id, then the batch id;
-3. **submits**: writes the input JSONL (``custom_id``, ``POST``, ``batch_endpoint``, the
+3. **submits**: writes the input JSONL (``custom_id``, ``POST``, ``batch.endpoint``, the
    chat body), uploads it (``files.create``), creates the batch (``batches.create``, with
    the state's local id in its metadata);
-4. **polls** every ``batch_poll_s`` (``batches.retrieve``); a finished batch's output and
+4. **polls** every ``batch.poll_s`` (``batches.retrieve``); a finished batch's output and
    error files (``files.content``) are read into ordinary :class:`CallResult` objects, or
    :class:`CallError` for an item that failed for good.
 
@@ -22,9 +22,9 @@ restart after ``kill -9`` finds each request in the state and waits on the batch
 already in instead of submitting it again; a batch created just before the kill, whose id
 was not yet recorded, is found by its metadata. Only requests with no record and no batch
 are submitted. An item that failed inside a batch (a 5xx, a 429) or was left unfinished by
-an expired or cancelled batch goes into a later batch, at most ``batch_max_attempts``
+an expired or cancelled batch goes into a later batch, at most ``batch.max_attempts``
 submissions per run of the stage; then it is recorded as an error (and retried by the next
-rerun, as every error is). A request waits at most ``batch_max_wait_s``; its batch stays in
+rerun, as every error is). A request waits at most ``batch.max_wait_s``; its batch stays in
 the state and a rerun collects it.
 """
 
@@ -47,19 +47,19 @@ import openai
 from openai.types.chat import ChatCompletion
 from tqdm.auto import tqdm
 
-from alignbench_utils.backends.base import Backend, register_backend
+from alignbench_utils.backends.base import (
+    RETRYABLE_STATUS,
+    Backend,
+    CallError,
+    CallResult,
+    backoff_s,
+    register_backend,
+)
 from alignbench_utils.backends.batch_state import BatchState
 from alignbench_utils.data.layout import RunLayout
 from alignbench_utils.data.store import request_hash
 from alignbench_utils.errors import InputError
-from alignbench_utils.running.client import (
-    RETRYABLE_STATUS,
-    CallError,
-    CallResult,
-    api_failure,
-    backoff_s,
-    completion_result,
-)
+from alignbench_utils.running.client import api_failure, completion_result
 from alignbench_utils.running.engine import CURRENT_TASK
 
 __all__ = ["BatchBackend", "batch_lines", "split_batches"]
@@ -244,7 +244,7 @@ class BatchBackend(Backend):
     def _sleep_s(self) -> float | None:
         now, waits = time.monotonic(), []
         if self._pending:
-            waits.append(self._last_arrival + self.endpoint.batch_collect_s - now)
+            waits.append(self._last_arrival + self.endpoint.batch.collect_s - now)
         waits += [b.next_poll - now for b in self._batches.values()
                   if b.results is None and b.waiters]
         return max(0.0, min(waits)) if waits else None
@@ -312,20 +312,20 @@ class BatchBackend(Backend):
 
     async def _submit_due(self) -> None:
         cfg = self.endpoint
-        if not self._pending or (len(self._pending) < cfg.batch_max_requests and
-                                 time.monotonic() - self._last_arrival < cfg.batch_collect_s):
+        if not self._pending or (len(self._pending) < cfg.batch.max_requests and
+                                 time.monotonic() - self._last_arrival < cfg.batch.collect_s):
             return
         pending, self._pending = self._pending, []
-        lines = batch_lines([(r.custom_id, r.body) for r in pending], cfg.batch_endpoint)
+        lines = batch_lines([(r.custom_id, r.body) for r in pending], cfg.batch.endpoint)
         fits = [(r, line) for r, line in zip(pending, lines, strict=True)
-                if len(line) <= cfg.batch_max_bytes]
+                if len(line) <= cfg.batch.max_bytes]
         for request, line in zip(pending, lines, strict=True):
-            if len(line) > cfg.batch_max_bytes:  # 413: no later batch takes it either
+            if len(line) > cfg.batch.max_bytes:  # 413: no later batch takes it either
                 self._fail(request, f"request of {len(line)} bytes is larger than "
-                                    f"batch_max_bytes {cfg.batch_max_bytes}", 413)
+                                    f"batch.max_bytes {cfg.batch.max_bytes}", 413)
         chunks = split_batches([len(line) for _, line in fits],
-                               max_requests=cfg.batch_max_requests,
-                               max_bytes=cfg.batch_max_bytes)
+                               max_requests=cfg.batch.max_requests,
+                               max_bytes=cfg.batch.max_bytes)
         for chunk in chunks:
             await self._submit([fits[i][0] for i in chunk], b"".join(fits[i][1] for i in chunk))
 
@@ -348,8 +348,8 @@ class BatchBackend(Backend):
                 state.append({"event": "uploaded", "local_id": local_id,
                               "input_file_id": upload.id})
             created = await self._api(lambda: self.client.batches.create(
-                input_file_id=upload.id, endpoint=cfg.batch_endpoint,  # type: ignore[arg-type]
-                completion_window=cfg.batch_completion_window,  # type: ignore[arg-type]
+                input_file_id=upload.id, endpoint=cfg.batch.endpoint,  # type: ignore[arg-type]
+                completion_window=cfg.batch.completion_window,  # type: ignore[arg-type]
                 metadata={METADATA_KEY: local_id}), "create the batch")
         except CallError as exc:
             for request in requests:
@@ -366,7 +366,7 @@ class BatchBackend(Backend):
         for batch in list(self._batches.values()):
             if batch.results is not None or not batch.waiters or batch.next_poll > now:
                 continue
-            batch.next_poll = now + self.endpoint.batch_poll_s
+            batch.next_poll = now + self.endpoint.batch.poll_s
             try:
                 await self._poll(batch)
             except CallError as exc:
@@ -434,7 +434,7 @@ class BatchBackend(Backend):
         request's error."""
         request.failures += 1
         retryable = status is None or status in RETRYABLE_STATUS or status >= 500
-        if retryable and request.failures < self.endpoint.batch_max_attempts:
+        if retryable and request.failures < self.endpoint.batch.max_attempts:
             self.counts["retried"] += 1
             self._queue(request)
             return
@@ -445,8 +445,8 @@ class BatchBackend(Backend):
         self.bar.update(1)
 
     def _expire_waiters(self, batch: _Batch, now: float) -> None:
-        """Requests that waited ``batch_max_wait_s`` fail; their batch stays in the state."""
-        limit = self.endpoint.batch_max_wait_s
+        """Requests that waited ``batch.max_wait_s`` fail; their batch stays in the state."""
+        limit = self.endpoint.batch.max_wait_s
         late = [r for r in batch.waiters.values() if now - r.since > limit]
         for request in late:
             del batch.waiters[request.custom_id]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from alignbench_utils.backends.base import Backend, register_backend
-from alignbench_utils.running.client import CallResult, EndpointClient
+from alignbench_utils.backends.base import Backend, CallResult, register_backend
+from alignbench_utils.running.client import EndpointClient
 
 __all__ = ["HttpBackend"]
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from alignbench_utils.backends.base import Backend, register_backend
+from alignbench_utils.backends.base import Backend, CallResult, register_backend
 from alignbench_utils.data.records import ZERO_USAGE
-from alignbench_utils.running.client import CallResult
 
 __all__ = ["ReferenceBackend"]
 

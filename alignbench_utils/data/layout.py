@@ -5,7 +5,9 @@ so a file written by one (a figure of notebook 04, a table of notebook 03) is fo
 others (the report's index) under the same name.
 
     runs/<run>/answers/<model>.jsonl              answer records
-    runs/<run>/judgments/<judge>/<model>.jsonl    judgment records
+    runs/<run>/judgments/<judge>/<model>.jsonl    judgment records (the official protocol)
+    runs/<run>/judgments/<judge>/<protocol>/<model>.jsonl
+                                                  judgment records under another protocol
     runs/<run>/judge_eval/<judge>/<protocol>/<benchmark>__<subset>.jsonl
                                                   pairwise records of the judge meta-evaluation
     runs/<run>/comparisons/<judge>/<protocol>/<model_a>__<model_b>.jsonl
@@ -23,7 +25,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FIGURES", "RunLayout", "pairwise_file"]
+from alignbench_utils.protocols.base import DEFAULT_PROTOCOL, canonical_protocol
+
+__all__ = ["FIGURES", "RunLayout", "judge_folder", "pairwise_file"]
 
 # The figures of a run (name → caption), in the order the report's index shows them.
 FIGURES: dict[str, str] = {
@@ -49,6 +53,20 @@ def pairwise_file(root: str | os.PathLike, judge: str, protocol: str, stem: str)
     'out/j/pandalm/pandalm__testset-v1.jsonl'
     """
     return Path(root) / judge / protocol / f"{stem}.jsonl"
+
+
+def judge_folder(root: str | os.PathLike, judge: str,
+                 protocol: str = DEFAULT_PROTOCOL) -> Path:
+    """Folder of one judge's judgment records under one protocol: ``<root>/<judge>/`` for
+    the official protocol (so runs written before protocols were chosen read unchanged),
+    ``<root>/<judge>/<protocol>/`` for any other, so two protocols never share a file.
+
+    >>> judge_folder("judgments", "j").as_posix(), judge_folder("judgments", "j", "mtbench-single").as_posix()
+    ('judgments/j', 'judgments/j/mtbench-single')
+    """
+    folder = Path(root) / judge
+    protocol = canonical_protocol(protocol)
+    return folder if protocol == DEFAULT_PROTOCOL else folder / protocol
 
 
 @dataclass(frozen=True)
@@ -78,11 +96,12 @@ class RunLayout:
     def judgments_dir(self) -> Path:
         return self.run_dir / "judgments"
 
-    def judge_dir(self, judge: str) -> Path:
-        return self.judgments_dir / judge
+    def judge_dir(self, judge: str, protocol: str = DEFAULT_PROTOCOL) -> Path:
+        """One judge's records under one protocol (:func:`judge_folder`)."""
+        return judge_folder(self.judgments_dir, judge, protocol)
 
-    def judgments_file(self, judge: str, model: str) -> Path:
-        return self.judge_dir(judge) / f"{model}.jsonl"
+    def judgments_file(self, judge: str, model: str, protocol: str = DEFAULT_PROTOCOL) -> Path:
+        return self.judge_dir(judge, protocol) / f"{model}.jsonl"
 
     @property
     def judge_eval_dir(self) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 from alignbench_utils._version import __version__
 from alignbench_utils.data.store import now_iso
 from alignbench_utils.errors import InputError
+from alignbench_utils.protocols.base import DEFAULT_PROTOCOL, PARSE_FAILED, canonical_protocol
 
 __all__ = [
     "DEFAULT_PROTOCOL",
@@ -33,7 +34,6 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 2  # 1: records written before schema_version existed (no `protocol` field)
-DEFAULT_PROTOCOL = "pointwise_alignbench"
 QUESTION_KEYS = ("question_id", "category", "subcategory", "question", "reference")
 ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 # What a pairwise record copies from its pair, where the pair has it: the judge meta-evaluation
@@ -109,7 +109,7 @@ def judgment_record(answer: Mapping[str, Any], *, judge: str, judgment: str, sta
     >>> r = judgment_record({"question_id": 1, "category": "c", "model": "m", "answer": "a"},
     ...                     judge="j", judgment="{'综合得分': 7}", status="ok", score=7.0)
     >>> r["protocol"], r["score"], r["dimensions"], r["answer_request_hash"]
-    ('pointwise_alignbench', 7.0, {}, None)
+    ('alignbench-pointwise', 7.0, {}, None)
     """
     return stamp({
         **{k: answer.get(k) for k in QUESTION_KEYS}, "model": answer["model"],
@@ -132,7 +132,7 @@ def pairwise_record(pair: Mapping[str, Any], *, order: str, judge: str, judgment
                     judge_reasoning: str | None = None, **extra: Any) -> dict[str, Any]:
     """One pairwise judgment record: ``pair`` judged in ``order`` (``"ab"``: output_1 shown
     first, ``"ba"``: swapped) by ``judge`` under ``protocol``. ``judgment`` is the raw reply
-    (kept whatever the status: ``ok``, ``format_error`` or ``error``); ``verdict_shown`` the
+    (kept whatever the status: ``ok``, ``parse_failed`` or ``error``); ``verdict_shown`` the
     verdict in the order shown, ``verdict`` the same mapped back to the pair's own labels
     (1 = output_1, 2 = output_2, 0 = tie; None unless ok). The two orders of a pair share its
     ``pair_id``; ``extra`` carries the protocol's fields (prompt and template hashes, ...).
@@ -154,10 +154,17 @@ def pairwise_record(pair: Mapping[str, Any], *, order: str, judge: str, judgment
 
 
 def upgrade_record(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A record of any schema version as the current version reads it.
+    """A record of any schema version as the current version reads it: a judgment without a
+    protocol is the official one's, an older protocol name is read as its current one, and
+    a pairwise reply without a verdict, once ``format_error``, is ``parse_failed`` as in every
+    stage.
 
     >>> upgrade_record({"judge": "j", "model": "m"})["protocol"]
-    'pointwise_alignbench'
+    'alignbench-pointwise'
+    >>> upgrade_record({"schema_version": 2, "judge": "j", "protocol": "pointwise_alignbench"})["protocol"]
+    'alignbench-pointwise'
+    >>> upgrade_record({"kind": "pairwise", "status": "format_error"})["status"]
+    'parse_failed'
     >>> upgrade_record({"schema_version": 99})
     Traceback (most recent call last):
     ...
@@ -170,4 +177,8 @@ def upgrade_record(record: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(record)
     if version == 1 and out.get("judge") and "protocol" not in out:
         out["protocol"] = DEFAULT_PROTOCOL
+    if isinstance(out.get("protocol"), str):
+        out["protocol"] = canonical_protocol(out["protocol"])
+    if out.get("status") == "format_error":  # the pairwise stage's word before one vocabulary
+        out["status"] = PARSE_FAILED
     return out

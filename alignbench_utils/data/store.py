@@ -39,7 +39,7 @@ __all__ = [
     "request_hash",
 ]
 
-DONE_STATUSES = frozenset({"ok", "parse_failed", "format_error"})
+DONE_STATUSES = frozenset({"ok", "parse_failed", "format_error"})  # format_error: older pairwise
 
 
 def canonical_json(obj: Any) -> str:

@@ -27,7 +27,7 @@ subset
 item_id         str
 order           ``"ab"``: output_1 shown first; ``"ba"``: output_2 shown first
 verdict         nullable int, **mapped back to the original labels**: 1, 2, 0 (tie), or NA
-status          ``ok`` (has a verdict), ``format_error`` (a reply without a verdict under the
+status          ``ok`` (has a verdict), ``parse_failed`` (a reply without a verdict under the
                 benchmark's rule, :mod:`.verdicts`), ``error`` (no usable reply: API failure)
 raw             the judge's raw reply (kept for every status)
 fallback        bool, optional (default False): the verdict is an official rule's default for

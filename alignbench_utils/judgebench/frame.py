@@ -16,7 +16,7 @@ __all__ = ["KEY", "ORDERS", "STATUSES", "VERDICT_COLUMNS", "check_verdicts", "ve
 VERDICT_COLUMNS = ("judge", "benchmark", "subset", "item_id", "order", "verdict", "status", "raw")
 KEY = ["judge", "benchmark", "subset", "item_id", "order"]
 ORDERS = ("ab", "ba")
-STATUSES = ("ok", "format_error", "error")
+STATUSES = ("ok", "parse_failed", "error")
 
 
 def check_verdicts(frame: pd.DataFrame) -> None:

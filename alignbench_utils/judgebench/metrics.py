@@ -28,7 +28,7 @@ Families (the benchmark decides which; :data:`BENCHMARK_FAMILY`), all over judge
   with no verdict in either order disagrees with every vote.
 
 Common to every family (rates over calls or items of one judge on one benchmark subset):
-``format_error_rate``, ``error_rate``, ``fallback_rate`` (official fallbacks such as PandaLM's
+``parse_failed_rate``, ``error_rate``, ``fallback_rate`` (official fallbacks such as PandaLM's
 tie for an unreadable reply); ``consistency`` = items with the same verdict in both orders / items
 judged in both (a missing verdict is never consistent); ``position_bias`` = share of decisive
 (non-tie) verdicts that chose the response shown first, minus 0.5 (0 = no preference; with
@@ -71,7 +71,7 @@ class ItemArrays:
 
     ``ab``/``ba``: verdicts mapped back to the original labels, NaN for no verdict or no call;
     ``has_ab``/``has_ba``: a call was made; ``votes``: (n, m) human votes, NaN-padded;
-    ``calls``/``format_errors``/``errors``/``fallbacks``: counts per item.
+    ``calls``/``parse_failures``/``errors``/``fallbacks``: counts per item.
     """
 
     label: np.ndarray
@@ -81,7 +81,7 @@ class ItemArrays:
     has_ab: np.ndarray
     has_ba: np.ndarray
     calls: np.ndarray
-    format_errors: np.ndarray
+    parse_failures: np.ndarray
     errors: np.ndarray
     fallbacks: np.ndarray
 
@@ -133,14 +133,14 @@ def item_arrays(verdicts: pd.DataFrame, items: pd.DataFrame) -> ItemArrays:
         label=items["label"].to_numpy(dtype=float), votes=_votes(items),
         ab=by_order["ab"][0], ba=by_order["ba"][0], has_ab=by_order["ab"][1],
         has_ba=by_order["ba"][1], calls=count(np.ones(len(position), bool)),
-        format_errors=count(status == "format_error"), errors=count(status == "error"),
+        parse_failures=count(status == "parse_failed"), errors=count(status == "error"),
         fallbacks=count(verdicts["fallback"].to_numpy(dtype=bool)))
 
 
 def _common(a: ItemArrays) -> Sums:
     both = a.has_ab & a.has_ba
     decisive = np.isin(a.ab, (1, 2)).astype(int) + np.isin(a.ba, (1, 2))
-    return {"judged": (a.calls > 0), "calls": a.calls, "format_errors": a.format_errors,
+    return {"judged": (a.calls > 0), "calls": a.calls, "parse_failures": a.parse_failures,
             "errors": a.errors, "fallbacks": a.fallbacks, "paired": both,
             "consistent": both & (a.ab == a.ba), "first_shown": (a.ab == 1).astype(int)
             + (a.ba == 2), "decisive": decisive, "biased_first": (a.ab == 1) & (a.ba == 2),
@@ -224,7 +224,7 @@ def _macro(s: Sums) -> dict[str, np.ndarray]:
 
 
 COMMON_METRICS: dict[str, Callable[[Sums], np.ndarray]] = {
-    "format_error_rate": lambda s: _ratio(s["format_errors"], s["calls"]),
+    "parse_failed_rate": lambda s: _ratio(s["parse_failures"], s["calls"]),
     "error_rate": lambda s: _ratio(s["errors"], s["calls"]),
     "fallback_rate": lambda s: _ratio(s["fallbacks"], s["calls"]),
     "consistency": lambda s: _ratio(s["consistent"], s["paired"]),

@@ -48,7 +48,7 @@ def _llmbar_status(winner: Any, completion: list[Any]) -> tuple[str, str | None]
     text, reason = (completion + [None, None])[:2]
     if not text and reason not in (None, "stop", "length"):
         return "error", str(reason)
-    return "format_error", None
+    return "parse_failed", None
 
 
 def _check_same_item(obj: dict[str, Any], item: pd.Series, where: dict[str, Any]) -> None:

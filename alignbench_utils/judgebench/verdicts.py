@@ -2,7 +2,7 @@
 
 Each rule returns the verdict *in the order shown to the judge*: 1 (first/left/"a"/"A"/
 "Response 1"/"助手1"), 2 (second), 0 (tie), or ``None`` when the reply holds no verdict — a
-``format_error``, never a guess. :func:`map_back` turns a verdict on the swapped order
+``parse_failed``, never a guess. :func:`map_back` turns a verdict on the swapped order
 ("ba") back into the original labels. Every rule follows its source code exactly, including
 the order of the tests, which decides replies that mention both answers.
 
@@ -162,14 +162,14 @@ def read_verdict(rule: str, raw: str | None, order: str) -> dict[str, object]:
     """One judge call's verdicts-frame fields from its raw reply under a named rule.
 
     ``raw=None`` means no reply (an API failure): status ``error``. Otherwise the rule's
-    verdict, mapped back from ``order``; no verdict is a ``format_error``. ``fallback`` is True
+    verdict, mapped back from ``order``; no verdict is ``parse_failed``. ``fallback`` is True
     when the rule has a ``-strict`` twin that finds no verdict (PandaLM's official tie for an
     unreadable reply), so the tie is counted yet visible.
 
     >>> read_verdict("llmbar", "Output (a)", "ba")
     {'verdict': 2, 'status': 'ok', 'fallback': False}
     >>> read_verdict("mtbench", "no brackets", "ab")
-    {'verdict': None, 'status': 'format_error', 'fallback': False}
+    {'verdict': None, 'status': 'parse_failed', 'fallback': False}
     >>> read_verdict("pandalm", "Response 1 is better", "ab")
     {'verdict': 0, 'status': 'ok', 'fallback': True}
     >>> read_verdict("autoj", None, "ab")["status"]
@@ -182,5 +182,5 @@ def read_verdict(rule: str, raw: str | None, order: str) -> dict[str, object]:
     verdict = VERDICT_RULES[rule](raw)
     strict = VERDICT_RULES.get(f"{rule}-strict")
     return {"verdict": map_back(verdict, order),
-            "status": "ok" if verdict is not None else "format_error",
+            "status": "ok" if verdict is not None else "parse_failed",
             "fallback": verdict is not None and strict is not None and strict(raw) is None}

@@ -1,16 +1,22 @@
-"""Judging protocols, registered by name; ``pointwise_alignbench`` (official) is the first,
-the pairwise family (:mod:`.pairwise`, one settings file each) follows. See :mod:`.base` for
-the interface."""
+"""Judging protocols, registered by name: the official ``alignbench-pointwise`` and
+MT-Bench's ``mtbench-single`` (pointwise), then the pairwise family (:mod:`.pairwise`, one
+settings file each). See :mod:`.base` for the interface."""
 
-from alignbench_utils.protocols import pairwise, pointwise_alignbench  # noqa: F401  (registers the built-in protocols)
+from alignbench_utils.protocols import mtbench_single, pairwise, pointwise_alignbench  # noqa: F401  (registers them)
 from alignbench_utils.protocols.base import (
+    ALIASES,
+    DEFAULT_PROTOCOL,
+    PARSE_FAILED,
     PROTOCOLS,
     JudgingProtocol,
     ProtocolRequest,
+    ProtocolSettings,
     Reading,
+    canonical_protocol,
     get_protocol,
     register_protocol,
 )
 
-__all__ = ["PROTOCOLS", "JudgingProtocol", "ProtocolRequest", "Reading", "get_protocol",
-           "register_protocol"]
+__all__ = ["ALIASES", "DEFAULT_PROTOCOL", "PARSE_FAILED", "PROTOCOLS", "JudgingProtocol",
+           "ProtocolRequest", "ProtocolSettings", "Reading", "canonical_protocol",
+           "get_protocol", "register_protocol"]

@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alignbench_utils.errors import InputError
 from alignbench_utils.protocols.base import (
+    DEFAULT_PROTOCOL,
+    PARSE_FAILED,
     JudgingProtocol,
     ProtocolRequest,
+    ProtocolSettings,
     Reading,
     register_protocol,
 )
@@ -34,6 +38,7 @@ __all__ = [
     "REASK_STRATEGY",
     "REASK_TEMPERATURE",
     "SETTINGS",
+    "AlignBenchSettings",
     "PointwiseAlignBench",
     "format_reminder",
 ]
@@ -55,21 +60,34 @@ def format_reminder(subcategory: str) -> str:
     return SETTINGS["reask"]["reminder"].format(example=example)
 
 
+@dataclass(frozen=True, kw_only=True)
+class AlignBenchSettings(ProtocolSettings):
+    """The official protocol's own options: ``structured`` output (``none``: the official
+    free text; ``json_schema``, ``grammar``: :mod:`alignbench_utils.protocols.structured`) and a prompt
+    ``template`` file (None: the official one)."""
+
+    structured: str = "none"
+    template: str | os.PathLike | None = None
+
+
 @register_protocol
 class PointwiseAlignBench(JudgingProtocol):
     """Official pointwise judging of one answer (an answer record with its question)."""
 
-    name = "pointwise_alignbench"
+    name = DEFAULT_PROTOCOL
     reask_strategy = REASK_STRATEGY
+    settings_class = AlignBenchSettings
 
-    def __init__(self, *, structured: str = "none", template: str | os.PathLike | None = None,
-                 max_tokens: int, seed: int | None = None) -> None:
-        if structured not in MODES:
-            raise InputError(f"unknown structured mode {structured!r}; allowed: "
+    def __init__(self, settings: ProtocolSettings | None = None, /, **options: Any) -> None:
+        super().__init__(settings, **options)
+        opts = self.options
+        assert isinstance(opts, AlignBenchSettings)
+        if opts.structured not in MODES:
+            raise InputError(f"unknown structured mode {opts.structured!r}; allowed: "
                              f"{', '.join(MODES)}", field="structured")
-        self.structured, self.template = structured, template
-        self.max_tokens, self.seed = max_tokens, seed
-        self.template_sha256 = template_sha256(template)
+        self.structured, self.template = opts.structured, opts.template
+        self.max_tokens, self.seed = opts.max_tokens, opts.seed
+        self.template_sha256 = template_sha256(self.template)
 
     def request(self, item: dict[str, Any]) -> ProtocolRequest:
         prompt = build_judge_prompt(item, item["answer"], template=self.template)
@@ -86,8 +104,10 @@ class PointwiseAlignBench(JudgingProtocol):
                             "seed": self.seed, "structured_output": self.structured}})
 
     def read(self, text: str) -> Reading:
-        fields = parse_judgment(text).to_dict()
-        return Reading(status=fields.pop("status"), fields=fields)
+        parsed = parse_judgment(text)
+        return Reading("ok" if parsed.ok else PARSE_FAILED, score=parsed.score,
+                       dimensions=parsed.dimensions, error=parsed.error,
+                       fields={"parse_method": parsed.method})
 
     def reask(self, item: dict[str, Any], first: ProtocolRequest,
               raw: str) -> ProtocolRequest:

@@ -8,11 +8,13 @@ the prompt is identical, which a test checks for all 683 questions.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from alignbench_utils.errors import InputError
 from alignbench_utils.paths import benchmark_dir
 from alignbench_utils.taxonomy import dimension_definitions, dimensions_for
 
@@ -20,6 +22,7 @@ __all__ = [
     "OFFICIAL_TEMPLATE",
     "build_judge_prompt",
     "format_dimensions",
+    "judge_prompts_entry",
     "load_template",
     "sha256_text",
     "template_sha256",
@@ -34,6 +37,17 @@ def load_template(path: str | Path | None = None) -> str:
     path = Path(path) if path else benchmark_dir() / OFFICIAL_TEMPLATE
     with open(path, encoding="utf-8", newline="") as fh:
         return fh.read()
+
+
+def judge_prompts_entry(path: str | Path, name: str) -> dict[str, Any]:
+    """The entry ``name`` of an MT-Bench ``judge_prompts.jsonl`` (its ``system_prompt``,
+    ``prompt_template``, ...), read byte for byte; an unknown name is an error naming the
+    file."""
+    for line in load_template(path).splitlines():
+        entry = json.loads(line)
+        if entry["name"] == name:
+            return entry
+    raise InputError(f"no prompt named {name!r}", path=path)
 
 
 def sha256_text(text: str) -> str:

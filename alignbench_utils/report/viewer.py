@@ -38,6 +38,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from alignbench_utils._version import __version__
 from alignbench_utils.analysis.aggregate import judgments_frame
 from alignbench_utils.data.layout import RunLayout
+from alignbench_utils.data.records import upgrade_record
 from alignbench_utils.data.store import canonical_json, now_iso, read_records_under
 from alignbench_utils.errors import InputError
 from alignbench_utils.judgebench.loaders import load_benchmark
@@ -60,8 +61,8 @@ __all__ = [
 FORMAT = "alignbench-viewer/1"
 POINTWISE = "pointwise"
 PAIRWISE = "pairwise"
-# Offered by the status filter even when a run has none of them (format_error: pairwise verdicts).
-STATUSES = ("ok", "parse_failed", "error", "format_error")
+# Offered by the status filter even when a run has none of them.
+STATUSES = ("ok", "parse_failed", "error")
 # Columns judgments_frame computes that no record holds; not shown as record fields.
 DERIVED_COLUMNS = ("legacy_score",)
 TEMPLATES = Path(__file__).with_name("templates")
@@ -165,7 +166,7 @@ def pairwise_rows(records: Iterable[Mapping[str, Any]],
     answer_of = {(a.get("model"), a.get("question_id")): a for a in answers}
     items: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     rows = []
-    for record in _latest(records, ("judge", "protocol", "pair_id", "order")):
+    for record in _latest(map(upgrade_record, records), ("judge", "protocol", "pair_id", "order")):
         row = {**record, "kind": PAIRWISE}
         if record.get("model_a") is not None:
             a = answer_of.get((record["model_a"], record.get("question_id")), {})

@@ -91,12 +91,16 @@ def spend_frame(spend: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> Any:
     return pd.DataFrame(rows, columns=columns).astype({"cost_usd": object})
 
 
-def folder_cost(folders: Iterable[str | os.PathLike], name: str) -> float | None:
+def folder_cost(folders: Iterable[str | os.PathLike], name: str, *,
+                recursive: bool = False) -> float | None:
     """What the model or judge ``name`` has cost so far according to the store files in
     ``folders`` (each stage writes one endpoint's records into one folder: ``answers/``,
-    ``judgments/<judge>/``); None when none of its records has a cost."""
+    ``judgments/<judge>/``), and in the folders below them when ``recursive`` (a judge's
+    other protocols: ``judgments/<judge>/<protocol>/``); None when none of its records has a
+    cost."""
+    pattern = "**/*.jsonl" if recursive else "*.jsonl"
     spend = spend_by_endpoint(rec for folder in sorted({Path(f) for f in folders})
-                              if folder.is_dir() for file in sorted(folder.glob("*.jsonl"))
+                              if folder.is_dir() for file in sorted(folder.glob(pattern))
                               for rec in read_records_under(file))
     costs = [spend[role][name]["cost_usd"] for role in ("models", "judges")
              if name in spend[role] and spend[role][name]["cost_usd"] is not None]

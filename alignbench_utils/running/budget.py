@@ -120,11 +120,27 @@ class BudgetGuard:
                 self._drained.set()
 
 
+def _endpoint_root(store_file: Path, name: str) -> Path:
+    """The folder holding all of an endpoint's records of a stage: the nearest folder named
+    as the endpoint (``judgments/<judge>/``, above its protocol folders), else the store
+    file's folder (``answers/``).
+
+    >>> _endpoint_root(Path("r/judgments/j/mtbench-single/m.jsonl"), "j").as_posix()
+    'r/judgments/j'
+    >>> _endpoint_root(Path("r/answers/m.jsonl"), "m").as_posix()
+    'r/answers'
+    """
+    return next((folder for folder in store_file.parents if folder.name == name),
+                store_file.parent)
+
+
 def guard_budget(backend: Backend, summary: RunSummary) -> Backend | BudgetGuard:
     """``backend`` wrapped in a :class:`BudgetGuard` when its endpoint has a price table
-    (spend so far read from the records in the stage's store folders), else as it is."""
+    (spend so far read from the records of the endpoint's folders of the stage, every
+    protocol of a judge together), else as it is."""
     endpoint = backend.endpoint
     if endpoint.price is None:
         return backend
-    spent = folder_cost({Path(path).parent for path in summary.out_paths}, endpoint.name) or 0.0
+    roots = {_endpoint_root(Path(path), endpoint.name) for path in summary.out_paths}
+    spent = folder_cost(roots, endpoint.name, recursive=True) or 0.0
     return BudgetGuard(backend, summary, spent_before=spent, budget=endpoint.budget_usd)

@@ -12,20 +12,27 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import email.utils
 import itertools
 import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, fields
-from datetime import UTC
 from typing import Any, NamedTuple, Self, TypeVar
 
 import openai
 
+from alignbench_utils.backends.base import (
+    RETRYABLE_STATUS,
+    CallError,
+    CallResult,
+    EndpointDownError,
+    backoff_s,
+    parse_retry_after,
+)
+from alignbench_utils.backends.settings import BackendSettings
 from alignbench_utils.config import DEFAULT_CONCURRENCY, LOCAL, REFERENCE, EndpointSettings, Price
-from alignbench_utils.errors import InputError, RunError
+from alignbench_utils.errors import InputError
 from alignbench_utils.keys import key_env_problem
 
 __all__ = [
@@ -47,7 +54,6 @@ __all__ = [
 ]
 
 REFERENCE_URL = REFERENCE  # base URL of the reference pseudo-model (no HTTP)
-RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 T = TypeVar("T")
 
 
@@ -77,6 +83,10 @@ class EndpointConfig(EndpointSettings):
             self.base_urls = [self.base_urls]
         if isinstance(self.price, dict):
             self.price = Price(**self.price)
+        for backend in fields(BackendSettings):  # a backend's settings given as a mapping
+            value = getattr(self, backend.name)
+            if isinstance(value, dict):
+                setattr(self, backend.name, type(backend.default_factory())(**value))  # type: ignore[misc]
         if self.base_urls == [REFERENCE_URL]:
             self.backend = REFERENCE
         if not self.name:
@@ -172,58 +182,6 @@ def endpoint_from_spec(spec: dict[str, Any], concurrency: int = DEFAULT_CONCURRE
                          field=f"{spec.get('name')}.base_url")
     settings = {k: v for k, v in spec.items() if k not in _STAGE_KEYS and v is not None}
     return EndpointConfig.from_dict({"concurrency": concurrency} | settings)
-
-
-@dataclass
-class CallResult:
-    """One successful chat call."""
-
-    text: str
-    usage: dict[str, int]
-    latency_s: float
-    attempts: int
-    finish_reason: str | None = None
-    cost_usd: float | None = None
-    reasoning: str | None = None  # a reasoning model's thinking, kept apart from ``text``
-
-
-class EndpointDownError(RunError):
-    """The endpoint failed ``max_failures_without_success`` requests and never answered one:
-    a wrong URL, a dead server or a bad key. Stopping beats retrying every item for minutes."""
-
-
-class CallError(Exception):
-    """A call that failed for good (non-retryable, or retries/time exhausted)."""
-
-    def __init__(self, message: str, *, attempts: int, status: int | None = None) -> None:
-        super().__init__(message)
-        self.attempts = attempts
-        self.status = status
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date).
-
-    >>> parse_retry_after("2.5"), parse_retry_after(None), parse_retry_after("soon")
-    (2.5, None, None)
-    >>> parse_retry_after("Wed, 21 Oct 2015 07:28:05 GMT", now=1445412480.0)
-    5.0
-    """
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now = time.time() if now is None else now
-    return max(0.0, when.timestamp() - now)
 
 
 class AdaptiveLimiter:
@@ -401,22 +359,6 @@ def api_failure(exc: openai.APIError, *, timeout_s: float,
         return ApiFailure(f"connection error: {scrub(str(exc))[:300]}", True)
     # e.g. a 200 whose body is not a chat completion
     return ApiFailure(f"bad response: {scrub(str(exc))[:300]}", True)
-
-
-def backoff_s(config: EndpointSettings, attempt: int, retry_after: float | None,
-              rng: random.Random) -> float:
-    """Seconds to wait before retry ``attempt + 1``: the server's ``Retry-After`` (plus up to
-    10% jitter) or exponential backoff from ``backoff_base_s`` capped at ``backoff_max_s``,
-    with jitter.
-
-    >>> from alignbench_utils.config import EndpointSettings
-    >>> backoff_s(EndpointSettings(), 3, None, random.Random(0)) <= 4.0
-    True
-    """
-    if retry_after is not None:
-        return retry_after * (1.0 + 0.1 * rng.random())
-    return min(config.backoff_max_s, config.backoff_base_s * 2**attempt) * (
-        0.5 + 0.5 * rng.random())
 
 
 def completion_result(response: Any, config: EndpointConfig, *, latency: float,

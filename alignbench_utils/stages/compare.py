@@ -5,7 +5,7 @@ LLM judges favour a position, so each pair is judged as (A, B) and as (B, A) unl
 protocol says otherwise (PandaLM judges one order); the verdict on the swapped order is mapped
 back to the pair's own labels, and each order is one record (built by
 :func:`~alignbench_utils.data.records.pairwise_record`) holding its raw reply; the pair id links
-the two. A reply without a verdict is a ``format_error`` record with its raw text, never a
+the two. A reply without a verdict is ``parse_failed`` record with its raw text, never a
 guess. Each (pair, order) is one task of the engine, so resume, faults, rate limits and the
 store behave exactly as for pointwise judging (a rerun costs zero calls).
 
@@ -28,15 +28,16 @@ import pandas as pd
 
 from alignbench_utils.backends import Backend, open_backend
 from alignbench_utils.data.layout import pairwise_file
-from alignbench_utils.data.records import ZERO_USAGE, pairwise_record
+from alignbench_utils.data.records import pairwise_record, upgrade_record
 from alignbench_utils.data.store import read_records_under, request_hash
 from alignbench_utils.errors import InputError
 from alignbench_utils.judgebench.frame import verdicts_frame
 from alignbench_utils.judgebench.verdicts import map_back
 from alignbench_utils.protocols import PROTOCOLS, get_protocol
 from alignbench_utils.protocols.pairwise import PairwiseProtocol
-from alignbench_utils.running.client import CallError, EndpointConfig, run_sync
+from alignbench_utils.running.client import EndpointConfig, run_sync
 from alignbench_utils.running.engine import RunSummary, Task, run_tasks
+from alignbench_utils.stages.asking import ask
 
 __all__ = [
     "WINNERS",
@@ -168,34 +169,34 @@ def pairwise_tasks(pairs: Iterable[dict[str, Any]], protocol: PairwiseProtocol,
     return tasks
 
 
-async def _judge_pair(task: Task, backend: Backend, *, protocol: PairwiseProtocol
-                      ) -> dict[str, Any]:
-    """Judge one pair in one order; the record keeps the raw reply whatever it holds."""
+async def _judge_pair(task: Task, backend: Backend, *, protocol: PairwiseProtocol,
+                      max_reasks: int) -> dict[str, Any]:
+    """Judge one pair in one order, re-asking as the protocol says (the shipped pairwise
+    protocols do not); the record keeps the raw reply whatever it holds."""
     item, req, endpoint = task.item, task.request, backend.endpoint
     common = {"order": item["order"], "judge": endpoint.name,
               "judge_model_id": endpoint.model_id, "protocol": protocol.name,
               "request_hash": task.key, **req.record_fields}
-    try:
-        result = await backend.complete(req.messages, req.params, item=item)
-    except CallError as exc:
-        return pairwise_record(item, judgment="", status="error", error=str(exc),
-                               usage=ZERO_USAGE, attempts=exc.attempts, **common)
-    reading = protocol.read(result.text)
-    shown = reading.fields["verdict_shown"]
-    usage = result.usage
+    out = await ask(protocol, backend, item, req, max_reasks=max_reasks)
+    if out.reading is None:
+        return pairwise_record(item, judgment="", status="error", error=out.error,
+                               usage=out.usage, attempts=out.attempts, **common)
+    reading, usage = out.reading, out.usage
     return pairwise_record(
-        item, judgment=result.text, status=reading.status, verdict_shown=shown,
-        verdict=map_back(shown, item["order"]), fallback=reading.fields["fallback"],
-        error=reading.fields["error"], usage=usage, latency_s=result.latency_s,
-        attempts=result.attempts, finish_reason=result.finish_reason,
+        item, judgment=out.raw, status=reading.status, verdict_shown=reading.verdict,
+        verdict=map_back(reading.verdict, item["order"]),
+        fallback=reading.fields.get("fallback", False), error=reading.error, usage=usage,
+        latency_s=out.latency_s, attempts=out.attempts, finish_reason=out.finish_reason,
         cost_usd=endpoint.cost(usage["prompt_tokens"], usage["completion_tokens"]),
-        judge_reasoning=result.reasoning, **common)
+        judge_reasoning=out.reasoning,
+        **({"reasks": out.reasks, "judgment_history": out.history} if out.reasks else {}),
+        **common)
 
 
 async def run_pairwise_async(pairs: Iterable[dict[str, Any]], endpoint: EndpointConfig,
                              out_dir: str | os.PathLike, *, protocol: PairwiseProtocol,
                              stage: str = "pairwise", name: str | None = None,
-                             progress: bool = True) -> RunSummary:
+                             max_reasks: int = 1, progress: bool = True) -> RunSummary:
     """Judge ``pairs`` into ``out_dir``; see :func:`run_pairwise`."""
     backend = open_backend(endpoint)
     if not backend.can_judge:
@@ -204,33 +205,36 @@ async def run_pairwise_async(pairs: Iterable[dict[str, Any]], endpoint: Endpoint
     tasks = pairwise_tasks(pairs, protocol, endpoint, out_dir, summary)
 
     async def work(task: Task, backend: Backend) -> dict[str, Any]:
-        return await _judge_pair(task, backend, protocol=protocol)
+        return await _judge_pair(task, backend, protocol=protocol, max_reasks=max_reasks)
 
     return await run_tasks(tasks, backend, work, summary=summary, progress=progress,
-                           done_statuses=("ok", "format_error"))
+                           done_statuses=("ok", "parse_failed"))
 
 
 def run_pairwise(pairs: Iterable[dict[str, Any]], endpoint: EndpointConfig,
                  out_dir: str | os.PathLike, *, protocol: PairwiseProtocol,
-                 stage: str = "pairwise", name: str | None = None,
+                 stage: str = "pairwise", name: str | None = None, max_reasks: int = 1,
                  progress: bool = True) -> RunSummary:
     """Judge ``pairs`` (:func:`benchmark_pairs`, :func:`answer_pairs`) with ``endpoint`` under
     ``protocol`` (:func:`pairwise_protocol`) into
     ``out_dir/<judge>/<protocol>/<stem>.jsonl`` (:func:`pair_stem`), in the protocol's orders.
-    A rerun skips every (pair, order) already done (``ok`` or ``format_error``); ``error``
+    A reply the protocol cannot read is re-asked as it says, at most ``max_reasks`` times (the
+    shipped pairwise protocols do not re-ask). A rerun skips every (pair, order) already done (``ok`` or ``parse_failed``); ``error``
     records (the endpoint failed) are retried. Raises
     :class:`~alignbench_utils.running.engine.StageFailedError` when every request failed. Works in
     scripts and inside Jupyter.
     """
     return run_sync(run_pairwise_async(pairs, endpoint, out_dir, protocol=protocol,
-                                       stage=stage, name=name, progress=progress))
+                                       stage=stage, name=name, max_reasks=max_reasks,
+                                       progress=progress))
 
 
 def _records(source: str | os.PathLike | Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pairwise records as the current schema reads them (older status and protocol names)."""
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        return read_records_under(path) if path.exists() else []
-    return list(source)
+        source = read_records_under(path) if path.exists() else []
+    return [upgrade_record(record) for record in source]
 
 
 def verdicts_from_records(source: str | os.PathLike | Iterable[dict[str, Any]]

@@ -29,13 +29,12 @@ from alignbench_utils.config import LOCAL, JudgeSpec, ModelSpec, RunConfig, load
 from alignbench_utils.data.layout import RunLayout
 from alignbench_utils.data.store import read_records
 from alignbench_utils.errors import InputError
-from alignbench_utils.protocols import get_protocol
 from alignbench_utils.running.accounting import folder_cost
 from alignbench_utils.running.client import EndpointConfig, endpoint_from_spec
 from alignbench_utils.running.engine import RunSummary, plan
 from alignbench_utils.running.tokens import message_tokens
 from alignbench_utils.stages.generate import generation_tasks
-from alignbench_utils.stages.judge import DEFAULT_PROTOCOL, judging_tasks
+from alignbench_utils.stages.judge import judging_tasks, spec_protocol
 
 __all__ = [
     "EstimateRow",
@@ -174,16 +173,14 @@ def _judge_rows(config: RunConfig, spec: JudgeSpec, data: dict[str, Any],
     """One row per answering model for judge ``spec``."""
     layout = RunLayout(config.run_dir)
     endpoint = _endpoint(spec, data, config)
-    protocol = get_protocol(DEFAULT_PROTOCOL)(  # as judge.judge_models runs it
-        structured=spec.structured, template=spec.template,
-        max_tokens=spec.sampling.max_tokens, seed=spec.sampling.seed)
+    protocol = spec_protocol(spec)  # as judge.judge_models runs it
+    folder = layout.judge_dir(spec.name, protocol.name)
     mean, basis = past.mean("judge", endpoint.model_id)
-    spent = folder_cost([layout.judge_dir(spec.name)], spec.name)
+    spent = folder_cost([folder], spec.name)
     rows = []
     for model, known in answers.items():
         summary = RunSummary("estimate", spec.name)
-        todo = plan(judging_tasks(known["ok"], protocol, endpoint, layout.judge_dir(spec.name),
-                                  summary), summary)
+        todo = plan(judging_tasks(known["ok"], protocol, endpoint, folder, summary), summary)
         tokens = sum(message_tokens(t.request.messages) for t in todo)
         for question in known["missing"]:
             answer = question["reference"] if known["answer_tokens"] is None else ""
@@ -192,7 +189,7 @@ def _judge_rows(config: RunConfig, spec: JudgeSpec, data: dict[str, Any],
         input_basis = (f"{len(todo)} recorded answers" + (
             f", {len(known['missing'])} answers not yet recorded, estimated from "
             f"{known['answer_basis']}" if known["missing"] else ""))
-        rows.append(_row("judge", spec.name, model, endpoint,
+        rows.append(_row("judge", config.judge_identity(spec), model, endpoint,
                          requests=len(todo) + len(known["missing"]), recorded=summary.skipped,
                          input_tokens=tokens, max_tokens=spec.sampling.max_tokens, past=mean,
                          past_basis=basis, input_basis=input_basis, spent=spent))

@@ -4,7 +4,8 @@ The official script silently stores -1 when it cannot parse a judgment. Here an 
 output is re-asked (as the protocol says; default once) and, if it stays unparseable,
 recorded as ``parse_failed`` with every raw text, never averaged in. The protocol (what is
 asked, how the reply is read, how to re-ask) is picked by name; the official pointwise one
-(:mod:`alignbench_utils.protocols.pointwise_alignbench`) is the default.
+(:mod:`alignbench_utils.protocols.pointwise_alignbench`) is the default; MT-Bench's
+single-answer grading (``mtbench-single``) is the other one shipped.
 """
 
 from __future__ import annotations
@@ -20,36 +21,36 @@ from alignbench_utils.backends import Backend, open_backend
 from alignbench_utils.config import DEFAULT_CONCURRENCY, JudgeSpec, Sampling, parse_spec
 from alignbench_utils.data.layout import RunLayout
 from alignbench_utils.data.official import as_answer_record, fill_question_fields
-from alignbench_utils.data.records import (
-    QUESTION_KEYS,
-    ZERO_USAGE,
-    judgment_record,
-    question_fields,
-)
+from alignbench_utils.data.records import QUESTION_KEYS, judgment_record, question_fields
 from alignbench_utils.data.store import read_numbered_records, request_hash
 from alignbench_utils.errors import InputError
-from alignbench_utils.protocols import JudgingProtocol, get_protocol
+from alignbench_utils.protocols import (
+    DEFAULT_PROTOCOL,
+    JudgingProtocol,
+    ProtocolSettings,
+    get_protocol,
+)
 from alignbench_utils.protocols.pointwise_alignbench import (
     REASK_STRATEGY,
     REASK_TEMPERATURE,
     format_reminder,
 )
-from alignbench_utils.protocols.prompts import template_sha256
-from alignbench_utils.running.client import CallError, EndpointConfig, endpoint_from_spec, run_sync
+from alignbench_utils.running.client import EndpointConfig, endpoint_from_spec, run_sync
 from alignbench_utils.running.engine import RunSummary, Task, run_tasks
+from alignbench_utils.stages.asking import ask
 
 __all__ = [
     "REASK_STRATEGY",
     "REASK_TEMPERATURE",
     "format_reminder",
     "judge_models",
+    "judging_protocol",
     "judging_tasks",
     "load_answers",
     "run_judging",
     "run_judging_async",
+    "spec_protocol",
 ]
-
-DEFAULT_PROTOCOL = "pointwise_alignbench"
 
 
 def load_answers(answers: str | os.PathLike | Iterable[dict[str, Any]], *,
@@ -115,39 +116,47 @@ async def _judge(task: Task, backend: Backend, *, protocol: JudgingProtocol,
                  max_reasks: int) -> dict[str, Any]:
     """Judge one answer, re-asking while the reply cannot be read."""
     ans, first = task.item, task.request
-    usage, attempts, reasks, history = dict(ZERO_USAGE), 0, 0, []
-    latency, reading, error, raw, thinking = None, None, None, "", None
-    request = first
-    for attempt in range(max_reasks + 1):
-        if attempt:
-            follow = protocol.reask(ans, first, raw)
-            if follow is None:
-                break
-            request, reasks = follow, reasks + 1
-            history.append(raw)
-        try:
-            result = await backend.complete(request.messages, request.params, item=ans)
-        except CallError as exc:
-            attempts += exc.attempts
-            error = str(exc)
-            break
-        attempts += result.attempts
-        usage = {k: usage[k] + result.usage[k] for k in usage}
-        latency, raw, thinking = result.latency_s, result.text, result.reasoning
-        reading = protocol.read(raw)
-        if reading.ok:
-            break
+    out = await ask(protocol, backend, ans, first, max_reasks=max_reasks)
     endpoint = backend.endpoint
-    outcome = ({"status": "error", "score": None, "dimensions": {}, "error": error,
-                "parse_method": None} if error is not None or reading is None
-               else {"status": reading.status, **reading.fields})
+    outcome = ({"status": "error", "score": None, "dimensions": {}, "error": out.error,
+                "parse_method": None} if out.reading is None
+               else {"status": out.reading.status, **out.reading.record_fields()})
     return judgment_record(
         ans, judge=endpoint.name, judge_model_id=endpoint.model_id, protocol=protocol.name,
-        judgment=raw, **outcome, reasks=reasks, reask_strategy=protocol.reask_strategy,
-        judgment_history=history, **first.record_fields, request_hash=task.key, usage=usage,
-        latency_s=latency, attempts=attempts,
-        cost_usd=endpoint.cost(usage["prompt_tokens"], usage["completion_tokens"]),
-        judge_reasoning=thinking)
+        judgment=out.raw, **outcome, reasks=out.reasks, reask_strategy=protocol.reask_strategy,
+        judgment_history=out.history, **first.record_fields, request_hash=task.key,
+        usage=out.usage, latency_s=out.latency_s, attempts=out.attempts,
+        cost_usd=endpoint.cost(out.usage["prompt_tokens"], out.usage["completion_tokens"]),
+        judge_reasoning=out.reasoning)
+
+
+def judging_protocol(name: str = DEFAULT_PROTOCOL, settings: ProtocolSettings | None = None,
+                     **options: Any) -> JudgingProtocol:
+    """The pointwise protocol registered as ``name`` with its settings (or keyword options,
+    see its ``settings_class``); a pairwise one is an error pointing to judge-eval."""
+    cls = get_protocol(name)
+    if cls.kind != "pointwise":
+        raise InputError(f"protocol {name!r} is {cls.kind}: use `alignbench judge-eval` "
+                         "(alignbench_utils.stages.compare) for it", field="protocol")
+    return cls(settings) if settings is not None else cls(**options)
+
+
+def spec_protocol(spec: JudgeSpec) -> JudgingProtocol:
+    """The protocol of a run's judge entry, with the entry's options: ``sampling.max_tokens``
+    and ``seed`` for every protocol, ``structured`` and ``template`` where they were set (a
+    protocol without such an option refuses them)."""
+    return judging_protocol(spec.protocol, **_options(
+        max_tokens=spec.sampling.max_tokens, seed=spec.sampling.seed,
+        structured=spec.structured, template=spec.template))
+
+
+def _options(*, max_tokens: int, seed: int | None, structured: str,
+             template: str | os.PathLike | None) -> dict[str, Any]:
+    """Protocol options from the judge settings; ``structured`` and ``template`` only when
+    set, so a protocol without them is not handed their defaults."""
+    return {"max_tokens": max_tokens, "seed": seed,
+            **({"structured": structured} if structured != JudgeSpec.structured else {}),
+            **({"template": template} if template is not None else {})}
 
 
 async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]],
@@ -156,14 +165,15 @@ async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]
                             template: str | os.PathLike | None = None,
                             max_tokens: int = Sampling.max_tokens, seed: int | None = None,
                             questions: str | None = "v1.1",
-                            protocol: str = DEFAULT_PROTOCOL,
+                            protocol: str | JudgingProtocol = DEFAULT_PROTOCOL,
                             progress: bool = True) -> RunSummary:
-    """Judge answers into ``out_path``; see :func:`run_judging`."""
-    cls = get_protocol(protocol)
-    if cls.kind != "pointwise":
-        raise InputError(f"protocol {protocol!r} is {cls.kind}: use `alignbench judge-eval` "
-                         "(alignbench_utils.stages.compare) for it", field="protocol")
-    judging = cls(structured=structured, template=template, max_tokens=max_tokens, seed=seed)
+    """Judge answers into ``out_path``; see :func:`run_judging`. ``protocol`` may be a
+    protocol object already built (then the option arguments are not used)."""
+    if isinstance(protocol, JudgingProtocol):
+        judging = protocol
+    else:
+        judging = judging_protocol(protocol, **_options(
+            max_tokens=max_tokens, seed=seed, structured=structured, template=template))
     backend = open_backend(endpoint)
     if not backend.can_judge:
         raise InputError(f"the {endpoint.backend} backend cannot judge", field="judge")
@@ -195,13 +205,14 @@ def judge_models(specs: Iterable[dict[str, Any]], run_dir: str | os.PathLike, *,
     summaries = []
     for index, data in enumerate(specs):
         spec = parse_spec(JudgeSpec, data, where=f"judges[{index}]")
-        print(f"judge {spec.name}: template sha256 {template_sha256(spec.template)}", flush=True)
+        protocol = spec_protocol(spec)
+        print(f"judge {spec.name} ({protocol.name}): template sha256 "
+              f"{protocol.template_sha256}", flush=True)
         for answers_file in files:
-            summary = run_judging(answers_file, endpoint_from_spec(data, concurrency),
-                                  layout.judge_dir(spec.name), max_reasks=spec.max_reasks,
-                                  structured=spec.structured, template=spec.template,
-                                  max_tokens=spec.sampling.max_tokens, seed=spec.sampling.seed,
-                                  progress=progress)
+            summary = run_sync(run_judging_async(
+                answers_file, endpoint_from_spec(data, concurrency),
+                layout.judge_dir(spec.name, protocol.name), max_reasks=spec.max_reasks,
+                protocol=protocol, progress=progress))
             print(summary.one_line(), flush=True)
             summaries.append(summary.to_dict() | {"answers": answers_file.stem})
     return pd.DataFrame(summaries).drop(columns=["stage", "out_paths", "errors"])
@@ -211,7 +222,8 @@ def run_judging(answers: str | os.PathLike | Iterable[dict[str, Any]], endpoint:
                 out_path: str | os.PathLike, *, max_reasks: int = JudgeSpec.max_reasks,
                 structured: str = "none", template: str | os.PathLike | None = None,
                 max_tokens: int = Sampling.max_tokens, seed: int | None = None,
-                questions: str | None = "v1.1", protocol: str = DEFAULT_PROTOCOL,
+                questions: str | None = "v1.1",
+                protocol: str | JudgingProtocol = DEFAULT_PROTOCOL,
                 progress: bool = True) -> RunSummary:
     """Judge answer records (a list, a store file or a folder of them) with ``endpoint``.
 
@@ -219,8 +231,9 @@ def run_judging(answers: str | os.PathLike | Iterable[dict[str, Any]], endpoint:
     (``judgments/<judge>/`` in a run folder); a path ending in ``.jsonl`` is one file for
     every judgment instead. Answers not ``ok`` are not judged and are counted in
     ``not_answered``. ``protocol`` names the judging protocol (default: the official
-    pointwise one); ``structured`` is ``"none"`` (official free text), ``"json_schema"`` or
-    ``"grammar"`` (see :mod:`alignbench_utils.protocols.structured`). ``seed`` is sent with every
+    pointwise one; or a protocol object with its settings, :func:`judging_protocol`);
+    ``structured`` is ``"none"`` (official free text), ``"json_schema"`` or ``"grammar"``
+    (see :mod:`alignbench_utils.protocols.structured`). ``seed`` is sent with every
     request when given (it matters for re-asks, which sample). Official answer files are
     accepted; ``questions`` (e.g. ``"v1.1"``) supplies the fields they lack. Raises
     :class:`~alignbench_utils.running.engine.StageFailedError` when every request failed. Works in

@@ -81,7 +81,7 @@ class PairwiseLeaderboard:
         errors, mean answer length and the length-controlled win rate."""
         total = self.win_rates[self.win_rates["metric"].eq("总分")].set_index("model")
         table = self.ratings.set_index("model")[["rating", "lower", "upper", "rank"]].join(
-            total[["win_rate", "wins", "ties", "losses", "n_inconsistent", "n_format_error",
+            total[["win_rate", "wins", "ties", "losses", "n_inconsistent", "n_parse_failed",
                    "n_error"]], how="left")
         if self.length is not None:
             table = table.join(self.length.table.set_index("model")[

@@ -46,6 +46,9 @@ JUDGE_MARKER = "[助手的答案开始]"
 THINKING = "让我先想一想。草稿：{'综合得分': 1}。再检查一遍。"
 _ANSWER_RE = re.compile(r"\[助手的答案开始\]\n(.*)\n\[助手的答案结束\]", re.DOTALL)
 _DIMENSION_RE = re.compile(r"^\d+\. ([^:\n]+): ", re.MULTILINE)
+# MT-Bench single-answer grading (mtbench-single): the answer, rated [[N]] with fake_score.
+_SINGLE_RE = re.compile(r"\[The Start of Assistant's Answer\]\n(.*)\n"
+                        r"\[The End of Assistant's Answer\]", re.DOTALL)
 # Pairwise judge prompts, recognised by where they put the two responses, with the replies
 # in each one's verdict format for (a tie, the response shown first, the second).
 _PAIRWISE_TABLE = (
@@ -322,13 +325,17 @@ class _Server(ThreadingHTTPServer):
         pairwise = _pairwise_reply(
             text_in, malformed=fault < cfg.malformed_rate,
             first_shown=_unit(cfg.seed, "position", key, nth) < cfg.position_bias)
-        is_judge = pairwise is None and JUDGE_MARKER in text_in
+        single = _SINGLE_RE.search(text_in) if pairwise is None else None
+        is_judge = pairwise is None and (single is not None or JUDGE_MARKER in text_in)
         fmt = request.get("response_format") or {}
         schema = fmt.get("json_schema", {}).get("schema") if fmt.get("type") == "json_schema" \
             else None
         # A grammar (llama.cpp) asks for the official form: critique, then the score dict.
         if pairwise is not None:
             text = pairwise
+        elif single is not None:
+            text = "The answer addresses the question." + (
+                "" if fault < cfg.malformed_rate else f" Rating: [[{fake_score(single[1])}]]")
         elif is_judge:
             first_user = next(str(m.get("content", "")) for m in messages
                               if m.get("role") == "user")

@@ -6,7 +6,7 @@ The *comparisons frame* has one row per judged order:
 - ``model_a``, ``model_b``: the two answers' models. In the baseline design ``model_a`` is the
   challenger and ``model_b`` the fixed baseline; any pair of models is accepted;
 - ``order``: ``"ab"`` (model_a's answer shown first) or ``"ba"`` (swapped);
-- ``status``: ``"ok"``, ``"format_error"`` (the judge's reply had no verdict) or ``"error"``;
+- ``status``: ``"ok"``, ``"parse_failed"`` (the judge's reply had no verdict) or ``"error"``;
 - ``winner``: ``"a"``, ``"b"`` or ``"tie"``, already mapped back to model_a / model_b; read
   only where ``status`` is ok;
 - ``len_a``, ``len_b`` (only needed for length control): characters of model_a's and
@@ -19,7 +19,7 @@ inconsistent one follows ``inconsistent``: ``"tie"`` (MT-Bench's convention, the
 ``"drop"`` (left out, still counted in ``n_inconsistent``) or ``"half"`` (each order counts as
 half a game, as when every order is its own game in Arena-Hard). An incomplete game (an order
 missing, a format error or an error) is never a tie, win or loss: it is counted
-(``n_incomplete``; the failed orders themselves in ``n_format_error`` and ``n_error``).
+(``n_incomplete``; the failed orders themselves in ``n_parse_failed`` and ``n_error``).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ GAME_KEYS = ["question_id", "category", "model_a", "model_b"]
 INCONSISTENT_RULES = ("tie", "drop", "half")
 _ORDERS = ("ab", "ba")
 _WINNERS = ("a", "tie", "b")  # index = column of the (win, tie, loss) outcome for model_a
-_STATUSES = ("ok", "format_error", "error")
+_STATUSES = ("ok", "parse_failed", "error")
 _REQUIRED = ("question_id", "category", "model_a", "model_b", "order", "status", "winner")
 _LENGTHS = ["len_a", "len_b"]
 
@@ -96,7 +96,7 @@ def _outcomes(verdicts: pd.Series) -> np.ndarray:
 def combine_orders(comparisons: pd.DataFrame, *, inconsistent: str = "tie") -> pd.DataFrame:
     """One row per game: both orders' verdicts, their combination, and failure counts.
 
-    Columns: ``question_id, category, model_a, model_b, winner_ab, winner_ba, n_format_error,
+    Columns: ``question_id, category, model_a, model_b, winner_ab, winner_ba, n_parse_failed,
     n_error, complete, consistent, win, tie, loss, used`` (+ ``len_a, len_b`` when given).
     ``win, tie, loss`` are model_a's share of the game (sum 1; quarters under ``"half"``), NaN
     unless ``used``; ``consistent`` is NA unless ``complete``. Games keep the order of their
@@ -104,7 +104,7 @@ def combine_orders(comparisons: pd.DataFrame, *, inconsistent: str = "tie") -> p
     disagree on an answer length.
 
     >>> rows = [(1, "ab", "ok", "a"), (1, "ba", "ok", "a"), (2, "ab", "ok", "a"),
-    ...         (2, "ba", "ok", "b"), (3, "ab", "format_error", None), (3, "ba", "ok", "tie")]
+    ...         (2, "ba", "ok", "b"), (3, "ab", "parse_failed", None), (3, "ba", "ok", "tie")]
     >>> f = pd.DataFrame(rows, columns=["question_id", "order", "status", "winner"]).assign(
     ...     category="数学计算", model_a="x", model_b="base")
     >>> g = combine_orders(f)
@@ -115,7 +115,7 @@ def combine_orders(comparisons: pd.DataFrame, *, inconsistent: str = "tie") -> p
     2            3        <NA>  NaN  NaN   NaN  False
     >>> combine_orders(f, inconsistent="half").loc[1, ["win", "tie", "loss"]].tolist()
     [0.5, 0.0, 0.5]
-    >>> int(g["n_format_error"].sum()), bool(g.loc[2, "complete"])
+    >>> int(g["n_parse_failed"].sum()), bool(g.loc[2, "complete"])
     (1, False)
     """
     if inconsistent not in INCONSISTENT_RULES:
@@ -124,10 +124,10 @@ def combine_orders(comparisons: pd.DataFrame, *, inconsistent: str = "tie") -> p
     _check(comparisons)
     status = comparisons["status"]
     rows = comparisons.assign(_verdict=comparisons["winner"].where(status.eq("ok")),
-                              n_format_error=status.eq("format_error"),
+                              n_parse_failed=status.eq("parse_failed"),
                               n_error=status.eq("error"))
     grouped = rows.groupby(GAME_KEYS, sort=False)
-    games = grouped[["n_format_error", "n_error"]].sum()
+    games = grouped[["n_parse_failed", "n_error"]].sum()
     verdicts = rows.pivot(index=GAME_KEYS, columns="order", values="_verdict")
     verdicts = verdicts.reindex(index=games.index, columns=list(_ORDERS))
     games["winner_ab"], games["winner_ba"] = verdicts["ab"], verdicts["ba"]
@@ -239,9 +239,9 @@ def game_arrays(games: pd.DataFrame) -> GameArrays:
     return GameArrays(models, qids, slices, pairs, score, hits)
 
 
-_COUNTS = ["win", "tie", "loss", "used", "inconsistent", "n_format_error", "n_error",
+_COUNTS = ["win", "tie", "loss", "used", "inconsistent", "n_parse_failed", "n_error",
            "incomplete"]
-_COUNT_NAMES = ["wins", "ties", "losses", "n_games", "n_inconsistent", "n_format_error",
+_COUNT_NAMES = ["wins", "ties", "losses", "n_games", "n_inconsistent", "n_parse_failed",
                 "n_error", "n_incomplete"]
 
 
@@ -251,7 +251,7 @@ def win_rates(comparisons: pd.DataFrame, *, baseline: str, inconsistent: str = "
 
     Long format, one row per challenger and metric (the 8 categories, 中文推理, 中文语言, 总分):
     ``model, metric, win_rate, lower, upper, wins, ties, losses, n_games, n_inconsistent,
-    n_format_error, n_error, n_incomplete``. A category's win rate is the mean game score
+    n_parse_failed, n_error, n_incomplete``. A category's win rate is the mean game score
     over its used games; the groups and 总分 combine category win rates with the official
     formula (as the pointwise leaderboard does), so they weigh each category equally within its
     group and need not equal the pooled (wins + ties/2) / n_games. CIs: the stratified paired

@@ -134,7 +134,7 @@ def synthetic_comparisons(strengths: Sequence[float], sizes: Mapping[str, int], 
     ``strength_a − strength_b + length_effect · tanh(Δ / sd(Δ))`` with ``Δ = len_a − len_b``
     over all games; each order's verdict follows :func:`expected_game_scores`' judge (position
     bias ``position_bias`` for the answer shown first, ties within ``tie_margin``). A share
-    ``fail_rate`` of orders get ``status='format_error'`` and no winner.
+    ``fail_rate`` of orders get ``status='parse_failed'`` and no winner.
 
     >>> f = synthetic_comparisons([0.0, 0.5, 1.0], {"数学计算": 4, "逻辑推理": 2})
     >>> len(f), sorted(f["model_a"].unique()), f["model_b"].unique().tolist()
@@ -167,7 +167,7 @@ def synthetic_comparisons(strengths: Sequence[float], sizes: Mapping[str, int], 
         frames.append(pd.DataFrame({
             "question_id": q, "category": category[q], "model_a": [f"m{i}" for i in a],
             "model_b": [f"m{i}" for i in b], "order": order,
-            "status": np.where(failed, "format_error", "ok"),
+            "status": np.where(failed, "parse_failed", "ok"),
             "winner": np.where(failed, None, np.array(["a", "tie", "b"])[np.minimum(pick, 2)]),
             "len_a": lengths[a, q].astype(int), "len_b": lengths[b, q].astype(int)}))
     return pd.concat(frames, ignore_index=True)

@@ -15,7 +15,7 @@ A pairwise protocol is data. ``<name>.json`` beside this module says
   (:data:`VIEW_FIELDS`); a user template may use only these, and must use the
   ``required_placeholders``;
 - ``verdict_rule``: the benchmark's rule that reads the reply
-  (:data:`~alignbench_utils.judgebench.VERDICT_RULES`); no verdict is a ``format_error``;
+  (:data:`~alignbench_utils.judgebench.VERDICT_RULES`); no verdict is ``parse_failed``;
 - ``params``: the sampling parameters the source sends (temperature, max_tokens);
   ``logit_bias``: the source's token lists and biases, sent only when asked for a tokenizer
   (token ids are the tokenizer's: :func:`logit_bias_ids`);
@@ -51,16 +51,23 @@ from alignbench_utils.paths import judgebench_dir
 from alignbench_utils.protocols.base import (
     JudgingProtocol,
     ProtocolRequest,
+    ProtocolSettings,
     Reading,
     register_protocol,
 )
-from alignbench_utils.protocols.prompts import format_dimensions, load_template, sha256_text
+from alignbench_utils.protocols.prompts import (
+    format_dimensions,
+    judge_prompts_entry,
+    load_template,
+    sha256_text,
+)
 
 __all__ = [
     "MESSAGE_STYLES",
     "PAIRWISE_PROTOCOLS",
     "SWAPS",
     "VIEW_FIELDS",
+    "PairwiseOptions",
     "PairwiseProtocol",
     "PairwiseSettings",
     "chatml_messages",
@@ -118,6 +125,17 @@ class PairwiseSettings:
             return cls(**data)
         except TypeError as exc:
             raise InputError(str(exc), path=path) from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PairwiseOptions(ProtocolSettings):
+    """The options of a pairwise run (see :class:`PairwiseProtocol`); ``max_tokens`` None
+    keeps the source's."""
+
+    max_tokens: int | None = None  # type: ignore[assignment]
+    template: str | os.PathLike | None = None
+    orders: str | None = None
+    logit_bias_model: str | None = None
 
 
 def chatml_messages(prompt: str) -> list[dict[str, str]]:
@@ -246,10 +264,14 @@ class PairwiseProtocol(JudgingProtocol):
 
     kind = "pairwise"
     settings: ClassVar[PairwiseSettings]
+    settings_class = PairwiseOptions
 
-    def __init__(self, *, template: str | os.PathLike | None = None, orders: str | None = None,
-                 max_tokens: int | None = None, seed: int | None = None,
-                 logit_bias_model: str | None = None) -> None:
+    def __init__(self, settings: ProtocolSettings | None = None, /, **options: Any) -> None:
+        super().__init__(settings, **options)
+        opts = self.options
+        assert isinstance(opts, PairwiseOptions)
+        template, orders, max_tokens = opts.template, opts.orders, opts.max_tokens
+        seed, logit_bias_model = opts.seed, opts.logit_bias_model
         s = self.settings
         if template is not None and not s.template.get("user"):
             raise InputError(f"protocol {s.name} sends its official prompt; a template file is "
@@ -294,11 +316,8 @@ class PairwiseProtocol(JudgingProtocol):
             return None, load_template(str(user)), str(user)
         if "judgebench_prompts" in source:
             path = judgebench_dir() / source["judgebench_prompts"]
-            for line in load_template(str(path)).splitlines():
-                entry = json.loads(line)
-                if entry["name"] == source["name"]:
-                    return entry["system_prompt"], entry["prompt_template"], str(path)
-            raise InputError(f"no prompt named {source['name']!r}", path=path)
+            entry = judge_prompts_entry(path, source["name"])
+            return entry["system_prompt"], entry["prompt_template"], str(path)
         path = (judgebench_dir() / source["judgebench"] if "judgebench" in source
                 else SETTINGS_DIR / source["package"])
         return None, load_template(str(path)), str(path)
@@ -348,13 +367,13 @@ class PairwiseProtocol(JudgingProtocol):
 
     def read(self, text: str) -> Reading:
         """The verdict in the order shown (1, 2, 0 = tie) under the settings' rule; a reply
-        without one is a ``format_error``. ``fallback``: an official default verdict."""
+        without one is ``parse_failed``. ``fallback``: an official default verdict."""
         found = read_verdict(self.settings.verdict_rule, text, "ab")
-        error = None if found["status"] == "ok" else \
-            f"no verdict under the {self.settings.verdict_rule} rule"
-        return Reading(status=str(found["status"]),
-                       fields={"verdict_shown": found["verdict"],
-                               "fallback": bool(found["fallback"]), "error": error})
+        if found["status"] != "ok":
+            return Reading(str(found["status"]), error=f"no verdict under the "
+                           f"{self.settings.verdict_rule} rule", fields={"fallback": False})
+        return Reading("ok", verdict=found["verdict"],
+                       fields={"fallback": bool(found["fallback"])})
 
 
 def _register(path: Path) -> type[PairwiseProtocol]:
