@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import email.utils
 import itertools
+import json
 import os
 import random
 import time
@@ -44,6 +45,7 @@ __all__ = [
     "parse_retry_after",
     "run_sync",
     "split_thinking",
+    "truncated_body",
 ]
 
 REFERENCE_URL = REFERENCE  # base URL of the reference pseudo-model (no HTTP)
@@ -339,6 +341,8 @@ class EndpointClient:
                 message, retryable, status, retry_after = api_failure(
                     exc, timeout_s=cfg.timeout_s, scrub=self._scrub)
                 throttled = status == 429
+            except json.JSONDecodeError as exc:  # a 200 whose body was cut off on the way
+                message, retryable = truncated_body(exc, scrub=self._scrub), True
             else:
                 if getattr(response, "choices", None) is not None:
                     self.successes += 1
@@ -401,6 +405,21 @@ def api_failure(exc: openai.APIError, *, timeout_s: float,
         return ApiFailure(f"connection error: {scrub(str(exc))[:300]}", True)
     # e.g. a 200 whose body is not a chat completion
     return ApiFailure(f"bad response: {scrub(str(exc))[:300]}", True)
+
+
+def truncated_body(exc: json.JSONDecodeError, *, scrub: Callable[[str], str]) -> str:
+    """The error of a response body that is not whole JSON (a proxy or a dropped connection
+    cut it off), with the head of the raw text so the record shows what came.
+
+    >>> import json
+    >>> try:
+    ...     json.loads('{"choices": [{"mess')
+    ... except json.JSONDecodeError as exc:
+    ...     print(truncated_body(exc, scrub=str))
+    bad response: body is not complete JSON (Unterminated string starting at, char 14); it began: {"choices": [{"mess
+    """
+    return (f"bad response: body is not complete JSON ({exc.msg}, char {exc.pos}); it began: "
+            f"{scrub(exc.doc[:300])}")
 
 
 def backoff_s(config: EndpointSettings, attempt: int, retry_after: float | None,
