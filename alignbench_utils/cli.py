@@ -9,7 +9,9 @@ environment variable named by ``--api-key-env`` and never printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,6 +26,7 @@ if TYPE_CHECKING:  # the heavy modules load only when a subcommand runs
     from alignbench_utils.running.engine import RunSummary
 
 __all__ = [
+    "INTERRUPTED",
     "build_parser",
     "cmd_estimate",
     "cmd_generate",
@@ -36,6 +39,7 @@ __all__ = [
     "cmd_serve_local",
     "cmd_setup_local",
     "main",
+    "os_problem",
 ]
 
 
@@ -54,7 +58,7 @@ def _add_endpoint_args(p: argparse.ArgumentParser, *, required: bool) -> None:
                    help="model id sent to the endpoint")
     p.add_argument("--api-key-env", default=None,
                    help="name of the environment variable holding the API key")
-    p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
+    p.add_argument("--concurrency", type=_at_least(1), default=DEFAULT_CONCURRENCY)
     for f in dataclasses.fields(EndpointSettings):
         if f.name == "price":
             continue
@@ -78,8 +82,57 @@ def _add_endpoint_args(p: argparse.ArgumentParser, *, required: bool) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _endpoint(args: argparse.Namespace, name: str) -> EndpointConfig:
-    from alignbench_utils.config import EndpointSettings, Price
+def _flag(field: str | None, name_flag: str) -> str:
+    """The CLI option of an endpoint setting's key path (``sampling.max_tokens`` →
+    ``--max-tokens``, ``timeout_s`` → ``--timeout``, ``name`` → the command's name option).
+
+    >>> _flag("sampling.max_tokens", "--model"), _flag("timeout_s", "--judge"), _flag("name", "--judge")
+    ('--max-tokens', '--timeout', '--judge')
+    >>> _flag("price.batch_discount", "--model"), _flag("base_url", "--model")
+    ('--price', '--base-url')
+    """
+    key = (field or "").split(".")[-1] if not (field or "").startswith("price") else "price"
+    if key == "name":
+        return name_flag
+    return "--timeout" if key == "timeout_s" else "--" + key.replace("_", "-")
+
+
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer >= ``low``, as the YAML twin of the option requires
+    (argparse then exits 2 naming the option).
+
+    >>> _at_least(1)("3")
+    3
+    >>> _at_least(1)("-2")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be >= 1, got -2
+    """
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def _endpoint(args: argparse.Namespace, name: str, *, judge: bool = False,
+              name_flag: str = "--model") -> EndpointConfig:
+    """The endpoint the flags describe, checked like a YAML ``models``/``judges`` entry (an
+    error names the option)."""
+    from alignbench_utils.config import (
+        ConfigError,
+        EndpointSettings,
+        ModelSpec,
+        Price,
+        Sampling,
+        check_endpoint_settings,
+    )
     from alignbench_utils.running.client import EndpointConfig
 
     if not args.base_urls:
@@ -93,6 +146,14 @@ def _endpoint(args: argparse.Namespace, name: str) -> EndpointConfig:
     if args.price is not None and len(args.price) not in (2, 3):
         raise InputError("--price takes PROMPT COMPLETION [BATCH_DISCOUNT]", field="price")
     price = Price(*args.price) if args.price else None
+    try:
+        check_endpoint_settings(ModelSpec(
+            name=name, base_url=args.base_urls, model_id=args.model_id or None,
+            api_key_env=args.api_key_env, price=price, **settings,
+            sampling=Sampling(max_tokens=args.max_tokens if args.max_tokens is not None
+                              else Sampling.max_tokens)), judge=judge)
+    except ConfigError as exc:
+        raise InputError(exc.reason, field=_flag(exc.field, name_flag)) from None
     return EndpointConfig(name=name, base_urls=args.base_urls, model_id=args.model_id,
                           api_key_env=args.api_key_env, concurrency=args.concurrency,
                           price=price, **settings)
@@ -100,6 +161,14 @@ def _endpoint(args: argparse.Namespace, name: str) -> EndpointConfig:
 
 def _sampling_seed(args: argparse.Namespace) -> int | None:
     return None if args.sampling_seed < 0 else args.sampling_seed
+
+
+def _writer_lock(out: str | Path) -> contextlib.AbstractContextManager[Path]:
+    """The lock of the run folder ``out`` lies in (else of ``out``): one writer at a time."""
+    from alignbench_utils.data.layout import run_root
+    from alignbench_utils.running.runlock import run_lock
+
+    return run_lock(run_root(out) or Path(out))
 
 
 def _finish(summary: RunSummary) -> int:
@@ -114,7 +183,7 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True,
                    help="the model's name in this run; 'reference' = reference-answer control")
     p.add_argument("--out", required=True, help="answers folder")
-    p.add_argument("--per-category", type=int, default=None)
+    p.add_argument("--per-category", type=_at_least(1), default=None)
     p.add_argument("--seed", type=int, default=0, help="seed of the --per-category subset")
     p.add_argument("--system-prompt", default=None)
     p.add_argument("--temperature", type=float, default=None,
@@ -130,12 +199,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from alignbench_utils.stages.generate import run_generation
 
     endpoint = (EndpointConfig.reference(args.model) if args.model == REFERENCE
-                else _endpoint(args, args.model))
+                else _endpoint(args, args.model, name_flag="--model"))
     questions = load_questions(args.questions, per_category=args.per_category, seed=args.seed)
-    summary = run_generation(questions, endpoint, Path(args.out) / f"{args.model}.jsonl",
-                             max_tokens=args.max_tokens, temperature=args.temperature,
-                             system_prompt=args.system_prompt, seed=_sampling_seed(args),
-                             progress=not args.no_progress)
+    with _writer_lock(args.out):
+        summary = run_generation(questions, endpoint, Path(args.out) / f"{args.model}.jsonl",
+                                 max_tokens=args.max_tokens, temperature=args.temperature,
+                                 system_prompt=args.system_prompt, seed=_sampling_seed(args),
+                                 progress=not args.no_progress)
     return _finish(summary)
 
 
@@ -153,7 +223,7 @@ def add_judge(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--judge", required=True, help="the judge's name in this run")
     p.add_argument("--out", required=True, help="judgments folder")
     p.add_argument("--structured", choices=("none", "json_schema", "grammar"), default="none")
-    p.add_argument("--max-reasks", type=int, default=JudgeSpec.max_reasks)
+    p.add_argument("--max-reasks", type=_at_least(0), default=JudgeSpec.max_reasks)
     p.add_argument("--protocol", default=DEFAULT_PROTOCOL,
                    help="pointwise judging protocol: alignbench-pointwise (official) or "
                         "mtbench-single (MT-Bench single-answer grading)")
@@ -166,13 +236,14 @@ def cmd_judge(args: argparse.Namespace) -> int:
     from alignbench_utils.data.layout import judge_folder
     from alignbench_utils.stages.judge import run_judging
 
-    summary = run_judging(args.answers, _endpoint(args, args.judge),
-                          judge_folder(args.out, args.judge, args.protocol),
-                          max_reasks=args.max_reasks,
-                          structured=args.structured, template=args.template,
-                          max_tokens=args.max_tokens, seed=_sampling_seed(args),
-                          questions=args.questions, protocol=args.protocol,
-                          progress=not args.no_progress)
+    endpoint = _endpoint(args, args.judge, judge=True, name_flag="--judge")
+    with _writer_lock(args.out):
+        summary = run_judging(args.answers, endpoint,
+                              judge_folder(args.out, args.judge, args.protocol),
+                              max_reasks=args.max_reasks, structured=args.structured,
+                              template=args.template, max_tokens=args.max_tokens,
+                              seed=_sampling_seed(args), questions=args.questions,
+                              protocol=args.protocol, progress=not args.no_progress)
     return _finish(summary)
 
 
@@ -196,12 +267,13 @@ def add_judge_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--logit-bias-model", default=None,
                    help="send the protocol's official logit bias with token ids of this OpenAI "
                         "model's tokenizer (needs tiktoken), e.g. gpt-4")
-    p.add_argument("--per-subset", type=int, default=None,
+    p.add_argument("--per-subset", type=_at_least(1), default=None,
                    help="a seeded random sample of this many items per benchmark subset")
     p.add_argument("--subset-seed", type=int, default=0, help="seed of --per-subset")
     p.add_argument("--no-published", action="store_true",
                    help="leave published judges (LLMBar's ChatGPT, PandaLM's) out of the table")
-    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples of the CIs")
+    p.add_argument("--n-boot", type=_at_least(1), default=2000,
+                   help="bootstrap resamples of the CIs")
     _add_endpoint_args(p, required=True)
     p.set_defaults(func=cmd_judge_eval, max_tokens=None)  # None: the protocol's max_tokens
 
@@ -214,11 +286,14 @@ def cmd_judge_eval(args: argparse.Namespace) -> int:
         select_items,
     )
 
-    summaries = run_judge_eval(
-        args.benchmarks, _endpoint(args, args.judge), args.out, protocol=args.protocol,
-        template=args.template, orders=args.orders, max_tokens=args.max_tokens,
-        seed=_sampling_seed(args), logit_bias_model=args.logit_bias_model,
-        per_subset=args.per_subset, subset_seed=args.subset_seed, progress=not args.no_progress)
+    endpoint = _endpoint(args, args.judge, judge=True, name_flag="--judge")
+    with _writer_lock(args.out):
+        summaries = run_judge_eval(
+            args.benchmarks, endpoint, args.out, protocol=args.protocol,
+            template=args.template, orders=args.orders, max_tokens=args.max_tokens,
+            seed=_sampling_seed(args), logit_bias_model=args.logit_bias_model,
+            per_subset=args.per_subset, subset_seed=args.subset_seed,
+            progress=not args.no_progress)
     for summary in summaries:
         print(summary.one_line(), flush=True)
     items = select_items(args.benchmarks, per_subset=args.per_subset, seed=args.subset_seed)
@@ -257,10 +332,18 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     by_id = {q["question_id"]: q for q in load_questions(args.questions)}
     records = []
+    first_seen: dict[tuple[str, object], tuple[str, int]] = {}  # (model, question) → where
     for path in args.answers or args.judgments:
         rows = (read_official_answers(path) if args.answers
                 else read_official_judgments(path, judge=args.judge))
         for number, rec in enumerate(rows, start=1):
+            if args.answers:  # two answers to one question: which one would be judged?
+                seen = first_seen.setdefault((rec["model"], rec["question_id"]), (path, number))
+                if seen != (path, number):
+                    raise InputError(f"duplicate answer of model {rec['model']!r} to "
+                                     f"question_id {rec['question_id']} (first on line "
+                                     f"{seen[1]} of {seen[0]})", path=path, line=number,
+                                     field="question_id")
             fill_question_fields(rec, by_id, source=args.questions, path=path, line=number)
             rec["request_hash"] = request_hash({"stage": "import", **{
                 k: rec.get(k) for k in ("model", "judge", "question_id", "answer", "judgment")}})
@@ -270,10 +353,11 @@ def cmd_import(args: argparse.Namespace) -> int:
                   target=layout.answers_file(rec["model"]) if args.answers
                   else layout.judgments_file(rec["judge"], rec["model"])) for rec in records]
     summary = RunSummary("import", "files")
-    todo = plan(tasks, summary)
-    with store_writers(summary) as writers:
-        for task in todo:
-            writers[task.target].append(task.item)
+    with _writer_lock(args.out):
+        todo = plan(tasks, summary)
+        with store_writers(summary) as writers:
+            for task in todo:
+                writers[task.target].append(task.item)
     written, skipped, out = len(todo), summary.skipped, args.out
     print(f"import: {written} records written, {skipped} already there, into {out}", flush=True)
     return 0
@@ -297,12 +381,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         pages = run_pipeline(args.config, notebooks=args.notebooks,
                              progress=not args.no_progress)
     except papermill.PapermillExecutionError as exc:
+        if exc.ename == "KeyboardInterrupt":  # Ctrl-C reached the kernel first
+            raise KeyboardInterrupt from None
+        if exc.ename in _OS_ERRORS:  # a full disk or a read-only folder, inside a notebook
+            print(f"alignbench run: {exc.evalue}; make room or fix permissions, then rerun "
+                  "the same command (records written so far are kept)", file=sys.stderr)
+            return 1
         notes = "".join(f"\n  {note}" for note in getattr(exc, "__notes__", []))
         print(f"alignbench run: notebook failed: {exc.ename}: {exc.evalue}{notes}",
               file=sys.stderr)
         return 1
     print(f"report: {pages[-1]}", flush=True)
     return 0
+
+
+_OS_ERRORS = frozenset({"OSError", "PermissionError", "FileExistsError", "NotADirectoryError",
+                        "IsADirectoryError"})  # a notebook's file system errors, by name
 
 
 def add_estimate(sub: argparse._SubParsersAction) -> None:
@@ -384,9 +478,10 @@ def cmd_setup_local(args: argparse.Namespace) -> int:
 def add_serve_local(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve-local", help="serve a local model on 127.0.0.1 until Ctrl-C")
     _add_local_model_arg(p)
-    p.add_argument("--port", type=int, default=None, help="default: a free port")
-    p.add_argument("--parallel", type=int, default=4, help="concurrent slots (-np)")
-    p.add_argument("--ctx", type=int, default=16384, help="total context, split over slots")
+    p.add_argument("--port", type=_at_least(0), default=None, help="default: a free port")
+    p.add_argument("--parallel", type=_at_least(1), default=4, help="concurrent slots (-np)")
+    p.add_argument("--ctx", type=_at_least(1), default=16384,
+                   help="total context, split over slots")
     p.add_argument("--log-dir", default=None, help="server log folder")
     p.set_defaults(func=cmd_serve_local)
 
@@ -443,6 +538,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunError as exc:
         print(f"alignbench {args.command}: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # records written so far are whole lines: a rerun resumes
+        # Tasks the interrupt cut off (a dead kernel's) would log their errors at exit.
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        print(f"alignbench {args.command}: {INTERRUPTED}", file=sys.stderr)
+        return 130
+    except OSError as exc:  # a full disk, a read-only folder: the store keeps whole lines
+        print(f"alignbench {args.command}: {os_problem(exc)}", file=sys.stderr)
+        return 1
+
+
+INTERRUPTED = "interrupted; rerun the same command to resume"
+
+
+def os_problem(exc: OSError) -> str:
+    """One line for a file system error: the path, the cause, what to do.
+
+    >>> os_problem(OSError(28, "No space left on device", "runs/r/answers/m.jsonl"))
+    'runs/r/answers/m.jsonl: No space left on device; make room or fix permissions, then rerun the same command (records written so far are kept)'
+    """
+    where = exc.filename if exc.filename is not None else "a file of the run"
+    return (f"{where}: {exc.strerror or exc}; make room or fix permissions, then rerun the "
+            "same command (records written so far are kept)")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ __all__ = [
     "RunConfig",
     "Sampling",
     "StatisticsSpec",
+    "check_endpoint_settings",
     "load_config",
     "parse_config",
     "parse_spec",
@@ -464,6 +465,9 @@ def _check_backend_and_cost(checker: _Checker, spec: ModelSpec, path: tuple,
     for backend in dataclasses.fields(BackendSettings):
         for option, problem in getattr(spec, backend.name).problems():
             checker.fail((*path, backend.name, option), problem)
+    for name in ("prompt", "completion"):
+        if spec.price is not None and getattr(spec.price, name) < 0:
+            checker.fail((*path, "price", name), "must be >= 0 US dollars per million tokens")
     if spec.price is not None and not 0 <= spec.price.batch_discount < 1:
         checker.fail((*path, "price", "batch_discount"), "must be in [0, 1), e.g. 0.5")
     if spec.budget_usd is not None:
@@ -512,6 +516,11 @@ def _check_run(checker: _Checker, cfg: RunConfig, *, check_env: bool) -> None:
             seen.add(entry)
             _check_endpoint(checker, spec, (key, index), judge=key == "judges",
                             check_env=check_env)
+    from alignbench_utils.data.questions import source_problem
+
+    problem = source_problem(cfg.dataset.source)
+    if problem:
+        checker.fail(("dataset", "source"), problem)
     unknown = [c for c in cfg.dataset.categories or [] if c not in CATEGORIES]
     if unknown:
         checker.fail(("dataset", "categories"),
@@ -542,11 +551,45 @@ def _check_pairwise(checker: _Checker, cfg: RunConfig) -> None:
         checker.fail(("pairwise",), "needs at least two models (the baseline and another)")
     if spec.judge is not None and spec.judge not in judges:
         checker.fail(("pairwise", "judge"), f"{spec.judge!r} is not one of the judges {judges}")
+    if _reads_template(checker, spec.protocol, ("pairwise", "protocol")):
+        checker.fail(("pairwise", "protocol"), f"protocol {spec.protocol} needs the user's "
+                                               "template, which the pairwise leaderboard does "
+                                               "not take; pick one with its own prompt")
+
+
+def _reads_template(checker: _Checker, name: str, path: tuple) -> bool:
+    """Whether the pairwise protocol ``name`` reads the user's template; a name that is not a
+    registered pairwise protocol fails at ``path``."""
+    from alignbench_utils.protocols import PROTOCOLS
+
+    pairwise = sorted(n for n, c in PROTOCOLS.items() if c.kind == "pairwise")
+    if name not in pairwise:
+        kind = f" ({name} is {PROTOCOLS[name].kind})" if name in PROTOCOLS else ""
+        checker.fail(path, f"unknown pairwise protocol {name!r}{kind}; allowed: "
+                           f"{', '.join(pairwise)}")
+    return bool(PROTOCOLS[name].settings.template.get("user"))
+
+
+def _check_human_labels(checker: _Checker, cfg: RunConfig) -> None:
+    """The human labels file exists, has the columns of scores or pairwise labels, and some
+    of its rows are about the run's models and questions of its question set (else notebook
+    05 fails late). The whole set, not the configured subset: the judgments on disk may come
+    from an earlier subset of it."""
+    from alignbench_utils.data.human_labels import check_labels_match, read_human_labels
+    from alignbench_utils.data.questions import question_rows
+
+    path = ("agreement", "human_labels")
+    try:
+        labels = read_human_labels(cfg.agreement.human_labels or "")
+        questions = question_rows(cfg.dataset.source)
+        check_labels_match(labels, [q["question_id"] for q in questions],
+                           [m.name for m in cfg.models])
+    except InputError as exc:
+        checker.fail(path, str(exc))
 
 
 def _check_judge_eval(checker: _Checker, cfg: RunConfig, *, check_env: bool) -> None:
     from alignbench_utils.judgebench.loaders import benchmark_problem
-    from alignbench_utils.protocols import PROTOCOLS
 
     spec, path = cfg.judge_eval, ("judge_eval",)
     assert spec is not None
@@ -556,11 +599,7 @@ def _check_judge_eval(checker: _Checker, cfg: RunConfig, *, check_env: bool) -> 
         problem = benchmark_problem(name)
         if problem:
             checker.fail((*path, "benchmarks", index), problem)
-    pairwise = sorted(n for n, c in PROTOCOLS.items() if c.kind == "pairwise")
-    if spec.protocol not in pairwise:
-        checker.fail((*path, "protocol"), f"unknown pairwise protocol {spec.protocol!r}; "
-                                          f"allowed: {', '.join(pairwise)}")
-    reads_template = bool(PROTOCOLS[spec.protocol].settings.template.get("user"))
+    reads_template = _reads_template(checker, spec.protocol, (*path, "protocol"))
     if reads_template != (spec.template is not None):
         checker.fail((*path, "template"), f"protocol {spec.protocol} needs a template file"
                      if reads_template else f"protocol {spec.protocol} sends its official "
@@ -578,6 +617,19 @@ def _check_judge_eval(checker: _Checker, cfg: RunConfig, *, check_env: bool) -> 
         _check_endpoint(checker, judge, where, judge=True, check_env=check_env)
     if spec.per_subset is not None and spec.per_subset < 1:
         checker.fail((*path, "per_subset"), "must be >= 1 (or null for all items)")
+
+
+def check_endpoint_settings(spec: ModelSpec, *, judge: bool) -> None:
+    """The checks a ``models``/``judges`` entry of the YAML gets, for an endpoint built
+    elsewhere (the CLI's flags): a :class:`ConfigError` whose ``field`` is the key path.
+
+    >>> check_endpoint_settings(ModelSpec(name="m", base_url="http://h/v1", model_id="x",
+    ...                                   price=Price(-1.0, 2.0)), judge=False)
+    Traceback (most recent call last):
+    ...
+    alignbench_utils.config.ConfigError: field 'price.prompt': must be >= 0 US dollars per million tokens
+    """
+    _check_endpoint(_Checker(None, {}), spec, (), judge=judge, check_env=False)
 
 
 def parse_spec(cls: type, data: Any, *, where: str) -> Any:
@@ -617,6 +669,8 @@ def parse_config(data: Any, *, file: str | None = None, lines: dict[tuple, int] 
         _check_judge_eval(checker, cfg, check_env=check_env)
     if cfg.pairwise is not None:
         _check_pairwise(checker, cfg)
+    if cfg.agreement.human_labels:
+        _check_human_labels(checker, cfg)
     cfg.source_path = file
     return cfg
 

@@ -23,6 +23,7 @@ from alignbench_utils.errors import InputError, RunError
 from alignbench_utils.keys import looks_like_key
 from alignbench_utils.paths import REPO_ROOT
 from alignbench_utils.report.pages import KERNEL_NAME, execute_notebook, render_report
+from alignbench_utils.running.runlock import run_lock
 
 __all__ = [
     "JUDGE_EVAL_NOTEBOOK",
@@ -175,7 +176,8 @@ def run_pipeline(config: RunConfig | str | os.PathLike, *,
     """Execute ``notebooks`` (default: :func:`notebooks_for` the run) in order, then render
     the report; returns the pages.
 
-    Executed notebooks go to ``<run_dir>/notebooks/``, HTML to ``<report_dir>/``. A failing
+    Executed notebooks go to ``<run_dir>/notebooks/``, HTML to ``<report_dir>/``. The run
+    folder's lock (:mod:`runlock`) is held throughout: a second run of it fails at once. A failing
     notebook raises ``papermill.PapermillExecutionError`` (its partial output is kept).
     """
     import papermill
@@ -187,6 +189,7 @@ def run_pipeline(config: RunConfig | str | os.PathLike, *,
     if unknown:
         raise ValueError(f"unknown notebooks {unknown}; allowed: {', '.join(allowed)}")
     with contextlib.ExitStack() as stack:
+        stack.enter_context(run_lock(config.run_dir))  # one writer per run folder
         params = notebook_parameters(config, _local_server(config, stack))
         bar = tqdm(notebooks, desc=f"alignbench run {config.name}", unit="notebook",
                    disable=not progress)
@@ -197,8 +200,12 @@ def run_pipeline(config: RunConfig | str | os.PathLike, *,
                 execute_notebook(NOTEBOOK_DIR / f"{name}.ipynb", executed, params[name],
                                  cwd=Path.cwd(), kernel_name=kernel_name)
             except papermill.PapermillExecutionError as exc:
+                try:
+                    report = render_only(config)[-1]
+                except OSError as problem:  # the disk that failed the notebook: keep its error
+                    report = f"not rendered ({problem.strerror or problem})"
                 exc.add_note(f"executed notebook with the error: {executed}; "
-                             f"report of what ran: {render_only(config)[-1]}")
+                             f"report of what ran: {report}")
                 raise
             _check_secrets(config)
     return render_only(config)

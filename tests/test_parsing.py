@@ -82,6 +82,9 @@ OK_CASES = [
     ("mtbench-rating", "The answer is fine.\nRating: [[7]]", 7.0, {}, "rating_brackets"),
     ("mtbench-chinese", "回答尚可。评分：[[7]]", 7.0, {}, "rating_brackets"),
     ("mtbench-bare", "[[8.5]]", 8.5, {}, "rating_brackets"),
+    ("rating-single-bracket", "The answer is mostly right.\nRating: [7]", 7.0, {},
+     "rating_brackets"),
+    ("rating-single-bracket-chinese", "回答尚可。评分：[6.5]", 6.5, {}, "rating_brackets"),
 ]
 
 # (id, judge text, substring of the error)
@@ -114,6 +117,8 @@ FAIL_CASES = [
     ("line-out-of-range", "综合得分：11", "outside 1-10"),
     ("line-other-scale", "综合得分：70/100", "10-point scale"),
     ("brackets-out-of-range", "Rating: [[0]]", "outside 1-10"),
+    ("citation-bracket", "据文献[7]所述，回答基本正确。", "no score found"),
+    ("rating-single-bracket-out-of-range", "Rating: [70]", "outside 1-10"),
 ]
 
 # Where the official post_process goes wrong: (id, text, true overall, true dimensions)

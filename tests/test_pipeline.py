@@ -125,11 +125,12 @@ def test_leak_check_finds_a_planted_key(tmp_path, monkeypatch):
 def test_failing_notebook_exits_1_and_still_renders_what_ran(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv(KEY_ENV, KEY)
     path = write_config(tmp_path, "http://127.0.0.1:9/v1")
+    (tmp_path / "broken.jsonl").write_text("not json\n", encoding="utf-8")
     path.write_text(path.read_text(encoding="utf-8").replace(
-        "source: v1.1", f"source: {tmp_path / 'missing.jsonl'}"), encoding="utf-8")
+        "source: v1.1", f"source: {tmp_path / 'broken.jsonl'}"), encoding="utf-8")
     assert main(["run", str(path), "--no-progress"]) == 1
     err = capsys.readouterr().err
-    assert "notebook failed: InputError" in err and "no such file" in err
+    assert "notebook failed: InputError" in err and "broken.jsonl, line 1" in err
     assert "01_generate.ipynb" in err
     page = tmp_path / "reports" / "e2e" / "01_generate.html"
     assert "InputError" in page.read_text(encoding="utf-8")

@@ -332,18 +332,18 @@ def result_tables(judgments: JudgmentsLike, *, judge: str | None = None) -> dict
 
 
 def _spend_of(judgments: list[dict[str, Any]], results_dir: Path) -> dict[str, Any]:
-    """Tokens and cost so far per judge (these judgments) and per model (the answer records
-    of the run, when ``results_dir`` is a run folder's ``results/``)."""
+    """Tokens and cost so far per model and judge: every stage of the run
+    (:func:`accounting.run_spend`) when ``results_dir`` is a run folder's ``results/``, else
+    these judgments'."""
     from alignbench_utils.data.layout import RunLayout
-    from alignbench_utils.data.store import read_records_under
-    from alignbench_utils.running.accounting import spend_by_endpoint
+    from alignbench_utils.running.accounting import run_spend, spend_by_endpoint
 
     layout = RunLayout(results_dir.parent)
-    answers = (read_records_under(layout.answers_dir)
-               if layout.results_dir == results_dir and layout.answers_dir.is_dir() else [])
+    if layout.results_dir == results_dir:
+        return run_spend(layout.run_dir)
     paid = [rec for rec in judgments if isinstance(rec.get("usage"), Mapping)]  # not the
     # rows that stand for failed answers
-    return spend_by_endpoint([*paid, *answers])
+    return spend_by_endpoint(paid)
 
 
 def export_results(judgments: JudgmentsLike, results_dir: str | Path, *,

@@ -8,6 +8,7 @@ shape is an error naming the columns expected and found.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,8 @@ import pandas as pd
 from alignbench_utils.analysis.stats.agreement import HUMAN_COLUMNS, human_scores_long
 from alignbench_utils.errors import InputError
 
-__all__ = ["PAIR_COLUMNS", "HumanLabels", "match_scores", "read_human_labels", "score_verdicts"]
+__all__ = ["PAIR_COLUMNS", "HumanLabels", "check_labels_match", "match_scores",
+           "read_human_labels", "score_verdicts"]
 
 PAIR_COLUMNS = ("question_id", "model_a", "model_b", "label")
 
@@ -47,6 +49,35 @@ def read_human_labels(path: str | Path) -> HumanLabels:
     raise InputError(f"expected columns {', '.join(HUMAN_COLUMNS)} (or a wide table: a model "
                      f"column and one column per question) or {', '.join(PAIR_COLUMNS)}; "
                      f"got {list(table.columns)}", path=path)
+
+
+def check_labels_match(labels: HumanLabels, question_ids: Iterable[int],
+                       models: Iterable[str]) -> int:
+    """How many rows of ``labels`` are about the run's questions and models; an
+    :class:`InputError` naming the file when none is (the agreement would rest on nothing).
+
+    >>> t = pd.DataFrame({"question_id": [1, 2], "model": ["a", "z"], "human_score": [3, 4]})
+    >>> check_labels_match(HumanLabels(Path("h.csv"), "scores", t), [1, 2], ["a"])
+    1
+    >>> check_labels_match(HumanLabels(Path("h.csv"), "scores", t), [7], ["a"])
+    Traceback (most recent call last):
+    ...
+    alignbench_utils.errors.InputError: h.csv: 0 of its 2 rows match the run's questions and models (models in the file: a, z; in the run: a; question ids in the file: 1 to 2; in the question set: 7 to 7)
+    """
+    table, ids, names = labels.table, set(question_ids), set(models)
+    model_columns = ["model"] if labels.kind == "scores" else ["model_a", "model_b"]
+    qid = pd.to_numeric(table["question_id"], errors="coerce")
+    matching = qid.isin(ids) & np.logical_and.reduce(
+        [table[c].astype(str).isin(names) for c in model_columns])
+    count = int(matching.sum())
+    if not count:
+        in_file = sorted({str(m) for c in model_columns for m in table[c]})
+        raise InputError(
+            f"0 of its {len(table)} rows match the run's questions and models (models in the "
+            f"file: {', '.join(in_file)}; in the run: {', '.join(sorted(names))}; question ids "
+            f"in the file: {qid.min():g} to {qid.max():g}; in the question set: {min(ids)} to "
+            f"{max(ids)})", path=labels.path)
+    return count
 
 
 def match_scores(frame: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:

@@ -27,7 +27,11 @@ from pathlib import Path
 
 from alignbench_utils.protocols.base import DEFAULT_PROTOCOL, canonical_protocol
 
-__all__ = ["FIGURES", "RunLayout", "judge_folder", "pairwise_file"]
+__all__ = ["FIGURES", "STAGE_DIRS", "RunLayout", "judge_folder", "pairwise_file", "run_root"]
+
+# The folders of a run that hold records, by the stage that writes them (spend, budget, lock).
+STAGE_DIRS: dict[str, str] = {"generate": "answers", "judge": "judgments",
+                              "judge_eval": "judge_eval", "pairwise": "comparisons"}
 
 # The figures of a run (name → caption), in the order the report's index shows them.
 FIGURES: dict[str, str] = {
@@ -67,6 +71,18 @@ def judge_folder(root: str | os.PathLike, judge: str,
     folder = Path(root) / judge
     protocol = canonical_protocol(protocol)
     return folder if protocol == DEFAULT_PROTOCOL else folder / protocol
+def run_root(path: str | os.PathLike) -> Path | None:
+    """The run folder a store file or output folder lies in (the parent of its nearest
+    ``answers``/``judgments``/``judge_eval``/``comparisons`` ancestor), or None outside one.
+
+    >>> run_root("runs/demo/judgments/j/m.jsonl").as_posix(), run_root("out/j.jsonl")
+    ('runs/demo', None)
+    """
+    path = Path(path)
+    for folder in (path, *path.parents):
+        if folder.name in STAGE_DIRS.values() and folder.parent != folder:
+            return folder.parent
+    return None
 
 
 @dataclass(frozen=True)
@@ -117,6 +133,11 @@ class RunLayout:
     def record_dirs(self) -> tuple[Path, Path]:
         """The folders of the run's answer and judgment records."""
         return self.answers_dir, self.judgments_dir
+
+    @property
+    def stage_dirs(self) -> dict[str, Path]:
+        """Every folder of the run's records, by stage (what the run has spent)."""
+        return {stage: self.run_dir / name for stage, name in STAGE_DIRS.items()}
 
     @property
     def results_dir(self) -> Path:

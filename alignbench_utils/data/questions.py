@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,16 @@ from alignbench_utils.paths import benchmark_dir
 from alignbench_utils.taxonomy import CATEGORIES, subcategory_map
 
 __all__ = [
+    "MAX_QUESTION_CHARS",
     "QUESTION_FIELDS",
     "load_questions",
+    "question_rows",
     "read_json_array",
     "read_jsonl",
     "read_official_answers",
     "read_official_judgments",
     "require_fields",
+    "source_problem",
     "stratified_subset",
     "validate_question",
     "write_jsonl",
@@ -50,6 +54,9 @@ QUESTION_FIELDS: dict[str, type] = {
 }
 SHIPPED = {"v1.0": "data_v1.0_release.jsonl", "v1.1": "data_v1.1_release.jsonl"}
 HUB_PREFIX = "hf:"  # a Hugging Face dataset is named explicitly: hf:ORG/NAME
+# A question longer than this (characters) is most likely a broken file (a whole document in
+# one field): it is loaded, with a warning, since every request would carry it.
+MAX_QUESTION_CHARS = 100_000
 
 
 def validate_question(obj: dict[str, Any], *, path: str | Path | None = None,
@@ -96,23 +103,38 @@ def _load_file(path: Path) -> list[dict[str, Any]]:
         rows.append(rec)
     if not rows:
         raise InputError("file is empty: no questions", path=path)
+    _warn_long_questions(rows, path, first_line)
     return rows
+
+
+def _warn_long_questions(rows: Sequence[dict[str, Any]], source: str | Path,
+                         lines: dict[int, int]) -> None:
+    """One warning naming the questions above :data:`MAX_QUESTION_CHARS` (each is sent with
+    every request about it, to every model and judge)."""
+    long = [(lines[r["question_id"]], len(r["question"])) for r in rows
+            if len(r["question"]) > MAX_QUESTION_CHARS]
+    if long:
+        shown = ", ".join(f"line {line}: {size:,} characters" for line, size in long[:5])
+        warnings.warn(f"{source}: {len(long)} question(s) longer than {MAX_QUESTION_CHARS:,} "
+                      f"characters ({shown}); each is sent whole with every request about it",
+                      UserWarning, stacklevel=3)
 
 
 def _load_hub(name: str) -> list[dict[str, Any]]:
     import datasets
 
     hub = datasets.load_dataset(name, split="train")
-    rows, seen = [], set()
+    rows, seen = [], {}
     for number, obj in enumerate(hub, start=1):
         rec = validate_question(dict(obj), path=name, line=number)
         if rec["question_id"] in seen:
             raise InputError(f"duplicate question_id {rec['question_id']}", path=name, line=number,
                              field="question_id")
-        seen.add(rec["question_id"])
+        seen[rec["question_id"]] = number
         rows.append(rec)
     if not rows:
         raise InputError("dataset is empty: no questions", path=name)
+    _warn_long_questions(rows, name, seen)
     return rows
 
 
@@ -138,6 +160,24 @@ def stratified_subset(rows: Sequence[dict[str, Any]], per_category: int,
     return [row for index, row in enumerate(rows) if index in keep]
 
 
+def source_problem(source: str) -> str | None:
+    """Why ``source`` names no question set (None when it does), checked without loading it:
+    a shipped release, an existing file or ``hf:ORG/NAME``.
+
+    >>> source_problem("v1.1") is None, source_problem("v2.0")
+    (True, "unknown question source 'v2.0'; expected one of 'v1.0', 'v1.1', a path to a JSONL file, or hf:ORG/NAME for a Hugging Face dataset")
+    """
+    if source in SHIPPED or (source.startswith(HUB_PREFIX) and len(source) > len(HUB_PREFIX)):
+        return None
+    if Path(source).is_file():
+        return None
+    if source.endswith((".jsonl", ".json")):
+        return f"no such question file {source!r}"
+    return (f"unknown question source {source!r}; expected one of "
+            f"{', '.join(map(repr, SHIPPED))}, a path to a JSONL file, or "
+            f"{HUB_PREFIX}ORG/NAME for a Hugging Face dataset")
+
+
 def _load_rows(source: str) -> list[dict[str, Any]]:
     """Rows of a shipped release, a JSONL path or ``hf:ORG/NAME``; anything else fails at once
     (a typo must not turn into a slow hub lookup)."""
@@ -147,9 +187,24 @@ def _load_rows(source: str) -> list[dict[str, Any]]:
         return _load_hub(source[len(HUB_PREFIX):])
     if Path(source).is_file() or source.endswith((".jsonl", ".json")):
         return _load_file(Path(source))
-    raise InputError(f"unknown question source {source!r}; expected one of "
-                     f"{', '.join(map(repr, SHIPPED))}, a path to a JSONL file, or "
-                     f"{HUB_PREFIX}ORG/NAME for a Hugging Face dataset", field="questions")
+    raise InputError(str(source_problem(source)), field="questions")
+
+
+def question_rows(source: str | os.PathLike = "v1.1", *,
+                  categories: Iterable[str] | None = None, per_category: int | None = None,
+                  seed: int = 0) -> list[dict[str, Any]]:
+    """The validated question records :func:`load_questions` holds, as plain dicts."""
+    rows = _load_rows(os.fspath(source))
+    if categories is not None:
+        wanted = list(categories)
+        unknown = [c for c in wanted if c not in CATEGORIES]
+        if unknown:
+            raise InputError(f"unknown categories {unknown}; allowed: {', '.join(CATEGORIES)}",
+                             field="categories")
+        rows = [r for r in rows if r["category"] in wanted]
+    if per_category is not None:
+        rows = stratified_subset(rows, per_category, seed=seed)
+    return rows
 
 
 def load_questions(source: str | os.PathLike = "v1.1", *, categories: Iterable[str] | None = None,
@@ -166,16 +221,7 @@ def load_questions(source: str | os.PathLike = "v1.1", *, categories: Iterable[s
     """
     import datasets
 
-    rows = _load_rows(os.fspath(source))
-    if categories is not None:
-        wanted = list(categories)
-        unknown = [c for c in wanted if c not in CATEGORIES]
-        if unknown:
-            raise InputError(f"unknown categories {unknown}; allowed: {', '.join(CATEGORIES)}",
-                             field="categories")
-        rows = [r for r in rows if r["category"] in wanted]
-    if per_category is not None:
-        rows = stratified_subset(rows, per_category, seed=seed)
+    rows = question_rows(source, categories=categories, per_category=per_category, seed=seed)
     columns = list(QUESTION_FIELDS) + (["evidences"] if rows and all("evidences" in r for r in rows)
                                        else [])
     return datasets.Dataset.from_dict({c: [r.get(c) for r in rows] for c in columns})

@@ -13,13 +13,14 @@ ignored with a warning and the writer terminates it before appending.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import threading
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -181,7 +182,7 @@ class RecordWriter:
     def append(self, record: dict[str, Any]) -> None:
         """Write one record as one line."""
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-        with self._lock:
+        with self._lock, self._named():
             view = memoryview(line)
             while view:
                 view = view[os.write(self._fd, view):]
@@ -190,12 +191,26 @@ class RecordWriter:
                 os.fsync(self._fd)
                 self._last_sync = time.monotonic()
 
+    @contextlib.contextmanager
+    def _named(self) -> Iterator[None]:
+        """An ``OSError`` of a write (a full disk, a file size limit) names the store file:
+        a bare file descriptor's error would not say which."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.filename is not None:
+                raise
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
+
     def close(self) -> None:
         with self._lock:
             if self._fd >= 0:
-                os.fsync(self._fd)
-                os.close(self._fd)
-                self._fd = -1
+                fd, self._fd = self._fd, -1
+                try:
+                    with self._named():
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
 
     def __enter__(self) -> Self:
         return self

@@ -78,6 +78,11 @@ _LINE_RE = re.compile(
     re.IGNORECASE,
 )
 _BRACKETS_RE = re.compile(r"\[\[\s*(?P<num>[-+]?\d+(?:\.\d+)?)\s*\]\]")
+# One bracket pair only right after "Rating:"/"评分：" (a real judge's "Rating: [7]"); a bare
+# "[7]" elsewhere is a citation or a list index, not a score.
+_RATING_BRACKET_RE = re.compile(
+    r"(?<!\w)(?:rating|评分)\s*[:：]?\s*\[\s*(?P<num>[-+]?\d+(?:\.\d+)?)\s*\](?!\])",
+    re.IGNORECASE)
 
 # Official AlignBench judge.py post_process (THUDM/AlignBench @ e505054, judge.py).
 _OFFICIAL_LAST_BRACES_RE = re.compile(r"{(.*?)}(?![^{]*{)")
@@ -306,8 +311,8 @@ def parse_judgment(text: str | None) -> Judgment:
     {'清晰度': 8.0}
     >>> parse_judgment("分析如上。综合得分为7分").method
     'line'
-    >>> parse_judgment("Rating: [[7]]").score
-    7.0
+    >>> parse_judgment("Rating: [[7]]").score, parse_judgment("Rating: [7]").score
+    (7.0, 7.0)
     >>> parse_judgment("{'维度一': 打分, '维度二': 打分, ..., '综合得分': 打分}").error
     "rating dict holds the prompt's placeholders (打分 / ...): a copied rubric, not a rating"
     >>> parse_judgment("{'综合得分': 11}").error
@@ -329,7 +334,8 @@ def parse_judgment(text: str | None) -> Judgment:
         if rating[1] or _overall_key(rating[0]) is not None:
             return _from_rating(rating, raw, "dict")
         without_overall = without_overall or rating
-    for method, pattern in (("line", _LINE_RE), ("rating_brackets", _BRACKETS_RE)):
+    for method, pattern in (("line", _LINE_RE), ("rating_brackets", _BRACKETS_RE),
+                            ("rating_brackets", _RATING_BRACKET_RE)):
         if (match := _last(pattern, norm)) is not None:
             return _from_match(match, raw, method)
     if without_overall is not None:

@@ -8,6 +8,7 @@ package version, the run config, the judge model and prompt-template hash, and d
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from alignbench_utils.data.store import read_records_in
 from alignbench_utils.protocols.prompts import template_sha256
 from alignbench_utils.report.provenance import summarize_records
 from alignbench_utils.report.viewer import write_viewer
-from alignbench_utils.running.accounting import run_spend, spend_by_endpoint, spend_frame
+from alignbench_utils.running.accounting import run_spend, spend_frame
 
 __all__ = [
     "KERNEL_NAME",
@@ -37,6 +38,7 @@ __all__ = [
     "render_index",
     "render_notebook",
     "render_report",
+    "stop_kernels",
 ]
 
 KERNEL_NAME = "python3"  # jupyter_client starts it with sys.executable: the venv's python
@@ -60,10 +62,38 @@ def execute_notebook(notebook: str | Path, output: str | Path, parameters: Mappi
 
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(str(notebook), str(output), parameters=dict(parameters),
-                               kernel_name=kernel_name, cwd=str(cwd) if cwd else None,
-                               progress_bar=False, report_mode=False)
+    try:
+        papermill.execute_notebook(str(notebook), str(output), parameters=dict(parameters),
+                                   kernel_name=kernel_name, cwd=str(cwd) if cwd else None,
+                                   progress_bar=False, report_mode=False)
+    except KeyboardInterrupt:  # papermill may leave the kernel running: stop it first
+        stop_kernels()
+        raise
+    except OSError as exc:  # writing the executed notebook (a full disk): name the file
+        if exc.filename is not None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(output)) from exc
     return output
+
+
+def stop_kernels(timeout_s: float = 5.0) -> None:
+    """Stop this process's Jupyter kernels (children running ``ipykernel``): terminate, wait
+    up to ``timeout_s``, then kill, so that an interrupted run leaves no kernel behind."""
+    import psutil
+
+    kernels = []
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if any("ipykernel" in part for part in child.cmdline()):
+                kernels.append(child)
+    for kernel in kernels:
+        with contextlib.suppress(psutil.Error):
+            kernel.terminate()
+    _, alive = psutil.wait_procs(kernels, timeout=timeout_s)
+    for kernel in alive:
+        with contextlib.suppress(psutil.Error):
+            kernel.kill()
+    psutil.wait_procs(alive, timeout=timeout_s)
 
 
 def caveats(config: RunConfig) -> list[str]:
@@ -160,6 +190,10 @@ def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+def _money(value: float | None) -> str:
+    return "–" if value is None else f"${value:.4f}"
+
+
 def render_index(config: RunConfig, pages: list[Path], info: Mapping[str, Any],
                  records: Sequence[Mapping[str, Any]] | None = None) -> Path:
     """``index.html``: leaderboard, failures, spend, the main figures (embedded) and links to
@@ -176,11 +210,10 @@ def render_index(config: RunConfig, pages: list[Path], info: Mapping[str, Any],
     if failures_csv.is_file():
         failures = failures_by_model(pd.read_csv(failures_csv).fillna({"judge": ""})).to_html(
             index=False, classes="leaderboard", border=0)
-    spend = spend_frame(run_spend(config.run_dir) if records is None
-                        else spend_by_endpoint(records))
+    spend = spend_frame(run_spend(config.run_dir, records))
     spend_html = None if spend.empty else spend.to_html(
         index=False, classes="leaderboard", border=0, na_rep="–",
-        formatters={"cost_usd": lambda v: "–" if v is None else f"${v:.4f}"})
+        formatters={c: _money for c in spend.columns if c.startswith("cost_usd")})
     figures = [{"name": name, "title": title, "data_uri": _data_uri(layout.figure(name))}
                for name, title in MAIN_FIGURES.items() if layout.figure(name).is_file()]
     links = [{"href": p.name, "title": p.stem.replace("_", " ", 1)} for p in pages]

@@ -1,7 +1,8 @@
 """``budget_usd``: stop a stage before an endpoint's spend in the run would exceed it.
 
 Before each request the guard adds what the endpoint has spent in the run so far (its
-records' ``cost_usd``, this stage's included), what its requests in flight may still cost,
+records' ``cost_usd`` in every stage of the run folder: generation, pointwise judging, judge
+meta-evaluation and pairwise comparisons, this stage's included), what its requests in flight may still cost,
 and what this request may cost at most (its prompt, estimated by :mod:`tokens`, plus
 ``max_tokens`` of output at the endpoint's price). When that sum would pass the budget, no
 further request is sent: those in flight finish and are recorded, then the stage stops with
@@ -12,12 +13,11 @@ higher budget continues from the records.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from alignbench_utils.config import Sampling
 from alignbench_utils.errors import RunError
-from alignbench_utils.running.accounting import folder_cost
+from alignbench_utils.running.accounting import folder_cost, spend_folders
 from alignbench_utils.running.tokens import message_tokens
 
 if TYPE_CHECKING:
@@ -120,27 +120,12 @@ class BudgetGuard:
                 self._drained.set()
 
 
-def _endpoint_root(store_file: Path, name: str) -> Path:
-    """The folder holding all of an endpoint's records of a stage: the nearest folder named
-    as the endpoint (``judgments/<judge>/``, above its protocol folders), else the store
-    file's folder (``answers/``).
-
-    >>> _endpoint_root(Path("r/judgments/j/mtbench-single/m.jsonl"), "j").as_posix()
-    'r/judgments/j'
-    >>> _endpoint_root(Path("r/answers/m.jsonl"), "m").as_posix()
-    'r/answers'
-    """
-    return next((folder for folder in store_file.parents if folder.name == name),
-                store_file.parent)
-
-
 def guard_budget(backend: Backend, summary: RunSummary) -> Backend | BudgetGuard:
     """``backend`` wrapped in a :class:`BudgetGuard` when its endpoint has a price table
-    (spend so far read from the records of the endpoint's folders of the stage, every
-    protocol of a judge together), else as it is."""
+    (spend so far read from the records of every stage of the run the stage writes into:
+    answers, judgments, judge meta-evaluation and comparisons), else as it is."""
     endpoint = backend.endpoint
     if endpoint.price is None:
         return backend
-    roots = {_endpoint_root(Path(path), endpoint.name) for path in summary.out_paths}
-    spent = folder_cost(roots, endpoint.name, recursive=True) or 0.0
+    spent = folder_cost(spend_folders(summary.out_paths), endpoint.name) or 0.0
     return BudgetGuard(backend, summary, spent_before=spent, budget=endpoint.budget_usd)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
+import json
 import os
 import random
 import time
@@ -51,6 +52,7 @@ __all__ = [
     "parse_retry_after",
     "run_sync",
     "split_thinking",
+    "truncated_body",
 ]
 
 REFERENCE_URL = REFERENCE  # base URL of the reference pseudo-model (no HTTP)
@@ -297,6 +299,8 @@ class EndpointClient:
                 message, retryable, status, retry_after = api_failure(
                     exc, timeout_s=cfg.timeout_s, scrub=self._scrub)
                 throttled = status == 429
+            except json.JSONDecodeError as exc:  # a 200 whose body was cut off on the way
+                message, retryable = truncated_body(exc, scrub=self._scrub), True
             else:
                 if getattr(response, "choices", None) is not None:
                     self.successes += 1
@@ -359,6 +363,22 @@ def api_failure(exc: openai.APIError, *, timeout_s: float,
         return ApiFailure(f"connection error: {scrub(str(exc))[:300]}", True)
     # e.g. a 200 whose body is not a chat completion
     return ApiFailure(f"bad response: {scrub(str(exc))[:300]}", True)
+
+
+def truncated_body(exc: json.JSONDecodeError, *, scrub: Callable[[str], str]) -> str:
+    """The error of a response body that is not whole JSON (a proxy or a dropped connection
+    cut it off), with the head of the raw text so the record shows what came.
+
+    >>> import json
+    >>> try:
+    ...     json.loads('{"choices": [{"mess')
+    ... except json.JSONDecodeError as exc:
+    ...     print(truncated_body(exc, scrub=str))
+    bad response: body is not complete JSON (Unterminated string starting at, char 14); it began: {"choices": [{"mess
+    """
+    return (f"bad response: body is not complete JSON ({exc.msg}, char {exc.pos}); it began: "
+            f"{scrub(exc.doc[:300])}")
+
 
 
 def completion_result(response: Any, config: EndpointConfig, *, latency: float,

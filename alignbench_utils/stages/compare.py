@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ __all__ = [
     "pairwise_tasks",
     "run_pairwise",
     "run_pairwise_async",
+    "unreadable_stage",
     "verdicts_from_records",
 ]
 
@@ -227,6 +229,22 @@ def run_pairwise(pairs: Iterable[dict[str, Any]], endpoint: EndpointConfig,
     return run_sync(run_pairwise_async(pairs, endpoint, out_dir, protocol=protocol,
                                        stage=stage, name=name, max_reasks=max_reasks,
                                        progress=progress))
+
+
+def unreadable_stage(summary: RunSummary, *, judge: str, protocol: str) -> str | None:
+    """What to say when not one reply in the stage's store files could be read under the
+    protocol (every record a ``format_error``): a judge that never follows the protocol's
+    format, whose tables would rest on nothing. None when some reply was read (or none came).
+    """
+    records = [r for path in summary.out_paths if Path(path).is_file()
+               for r in read_records_under(path)]
+    unreadable = [r for r in records if r.get("status") == "format_error"]
+    if not unreadable or any(r.get("status") == "ok" for r in records):
+        return None
+    reply, count = Counter(str(r.get("judgment") or "") for r in unreadable).most_common(1)[0]
+    return (f"{summary.stage} {summary.name!r}: all {len(unreadable)} replies of judge "
+            f"{judge!r} under protocol {protocol!r} are unreadable (format_error: no verdict in "
+            f"the protocol's format); most common reply ({count}×): {reply[:200]!r}")
 
 
 def _records(source: str | os.PathLike | Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -11,6 +11,13 @@ stages plan, minus those already recorded in the run folder) and their tokens:
   of the same endpoint (same model id, in this run folder or its sibling runs) when any;
 - **cost** from the endpoint's price table, batch discount included for ``backend: batch``.
 
+The pairwise leaderboard (``pairwise:``, role ``pairwise``, one row per model against the
+baseline) and the judge meta-evaluation (``judge_eval:``, role ``judge_eval``, one row per judge
+and benchmark) get rows of their own, from the prompts those stages will send (an answer not
+recorded yet is estimated as above); their output is bounded by the protocol's
+``max_tokens``. ``spent_usd`` is what the endpoint has spent in the whole run (every stage),
+the figure its ``budget_usd`` is checked against.
+
 Not counted: re-asks of unreadable judgments and retries of failed requests (both only
 happen after something went wrong). ``benchmarks/estimate_check.py`` compares an estimate
 with the tokens a real run against the fault server is billed.
@@ -33,6 +40,12 @@ from alignbench_utils.running.accounting import folder_cost
 from alignbench_utils.running.client import EndpointConfig, endpoint_from_spec
 from alignbench_utils.running.engine import RunSummary, plan
 from alignbench_utils.running.tokens import message_tokens
+from alignbench_utils.stages.compare import (
+    answer_pairs,
+    benchmark_pairs,
+    pairwise_protocol,
+    pairwise_tasks,
+)
 from alignbench_utils.stages.generate import generation_tasks
 from alignbench_utils.stages.judge import judging_tasks, spec_protocol
 
@@ -164,7 +177,7 @@ def _model_rows(config: RunConfig, questions: list[dict[str, Any]], past: PastOu
             input_tokens=sum(message_tokens(t.request["messages"]) for t in todo),
             max_tokens=sampling.max_tokens, past=mean, past_basis=basis,
             input_basis="the questions (and system prompt)",
-            spent=folder_cost([target.parent], spec.name)))
+            spent=folder_cost(layout.stage_dirs.values(), spec.name)))
     return rows, answers
 
 
@@ -176,7 +189,7 @@ def _judge_rows(config: RunConfig, spec: JudgeSpec, data: dict[str, Any],
     protocol = spec_protocol(spec)  # as judge.judge_models runs it
     folder = layout.judge_dir(spec.name, protocol.name)
     mean, basis = past.mean("judge", endpoint.model_id)
-    spent = folder_cost([folder], spec.name)
+    spent = folder_cost(layout.stage_dirs.values(), spec.name)
     rows = []
     for model, known in answers.items():
         summary = RunSummary("estimate", spec.name)
@@ -196,8 +209,77 @@ def _judge_rows(config: RunConfig, spec: JudgeSpec, data: dict[str, Any],
     return rows
 
 
+def _pairwise_rows(config: RunConfig, answers: dict[str, dict[str, Any]]
+                   ) -> list[EstimateRow]:
+    """One row per model against the baseline for the ``pairwise:`` judge (both orders, as
+    :func:`pairwise_leaderboard.compare_with_baseline` sends them)."""
+    spec, judge = config.pairwise, config.pairwise_judge
+    assert spec is not None and judge is not None
+    layout = RunLayout(config.run_dir)
+    endpoint = _endpoint(judge, asdict(judge), config)
+    protocol = pairwise_protocol(spec.protocol, orders=spec.orders,
+                                 max_tokens=judge.sampling.max_tokens, seed=judge.sampling.seed)
+    stand_ins, estimated = [], {}  # answers as the judge will see them; tokens not yet known
+    for model, known in answers.items():
+        stand_ins += known["ok"]
+        for question in known["missing"]:
+            reference = known["answer_tokens"] is None
+            stand_ins.append({**question, "model": model, "status": "ok",
+                              "answer": question["reference"] if reference else ""})
+            estimated[(model, question["question_id"])] = round(known["answer_tokens"] or 0)
+    rows = []
+    for model in answers:
+        if model == spec.baseline:
+            continue
+        summary = RunSummary("estimate", judge.name)
+        todo = plan(pairwise_tasks(answer_pairs(stand_ins, pairs=[(model, spec.baseline)]),
+                                   protocol, endpoint, layout.comparisons_dir, summary), summary)
+        tokens = sum(message_tokens(t.request.messages)
+                     + estimated.get((model, t.item["question_id"]), 0)
+                     + estimated.get((spec.baseline, t.item["question_id"]), 0) for t in todo)
+        max_tokens = int(todo[0].request.params["max_tokens"]) if todo else 0
+        rows.append(_row("pairwise", judge.name, f"{model} vs {spec.baseline}", endpoint,
+                         requests=len(todo), recorded=summary.skipped, input_tokens=tokens,
+                         max_tokens=max_tokens, past=None, past_basis="",
+                         input_basis=f"the {protocol.name} prompts of {len(todo)} requests "
+                         "(pairs × orders); answers not yet recorded as for the judges",
+                         spent=folder_cost(layout.stage_dirs.values(), judge.name)))
+    return rows
+
+
+def _judge_eval_rows(config: RunConfig) -> list[EstimateRow]:
+    """One row per judge and benchmark of the ``judge_eval:`` section (as
+    :func:`judge_eval.run_judge_eval_stage` sends them)."""
+    from alignbench_utils.stages.judge_eval import select_items
+
+    spec = config.judge_eval
+    assert spec is not None
+    layout = RunLayout(config.run_dir)
+    pairs = {name: benchmark_pairs(select_items([name], per_subset=spec.per_subset,
+                                                seed=spec.seed)) for name in spec.benchmarks}
+    rows = []
+    for judge in config.judge_eval_judges:
+        endpoint = _endpoint(judge, asdict(judge), config)
+        protocol = pairwise_protocol(spec.protocol, template=spec.template, orders=spec.orders,
+                                     seed=judge.sampling.seed,
+                                     logit_bias_model=spec.logit_bias_model)
+        for name, items in pairs.items():
+            summary = RunSummary("estimate", judge.name)
+            todo = plan(pairwise_tasks(items, protocol, endpoint, layout.judge_eval_dir,
+                                       summary), summary)
+            max_tokens = int(todo[0].request.params["max_tokens"]) if todo else 0
+            rows.append(_row("judge_eval", judge.name, name, endpoint, requests=len(todo),
+                             recorded=summary.skipped,
+                             input_tokens=sum(message_tokens(t.request.messages) for t in todo),
+                             max_tokens=max_tokens, past=None, past_basis="",
+                             input_basis=f"the {protocol.name} prompts of {len(items)} items",
+                             spent=folder_cost(layout.stage_dirs.values(), judge.name)))
+    return rows
+
+
 def estimate_run(config: RunConfig | str | os.PathLike) -> list[EstimateRow]:
-    """The estimate of every model and judge of a run (a config or its YAML path)."""
+    """The estimate of every stage of a run (a config or its YAML path): per model, per
+    judge × model, and for ``pairwise:`` and ``judge_eval:`` when the run has them."""
     from alignbench_utils.data.questions import load_questions
 
     config = config if isinstance(config, RunConfig) else load_config(config)
@@ -208,6 +290,10 @@ def estimate_run(config: RunConfig | str | os.PathLike) -> list[EstimateRow]:
     rows, answers = _model_rows(config, questions, past)
     for spec, data in zip(config.judges, config.to_dict()["judges"], strict=True):
         rows += _judge_rows(config, spec, data, answers, past)
+    if config.pairwise is not None:
+        rows += _pairwise_rows(config, answers)
+    if config.judge_eval is not None:
+        rows += _judge_eval_rows(config)
     return rows
 
 

@@ -37,6 +37,7 @@ from alignbench_utils.stages.compare import (
     benchmark_pairs,
     pairwise_protocol,
     run_pairwise,
+    unreadable_stage,
     verdicts_from_records,
 )
 
@@ -97,7 +98,8 @@ def run_judge_eval(benchmarks: Sequence[str], endpoint: EndpointConfig,
     name. Protocol options (template, orders, max_tokens, seed, logit_bias_model) as
     :class:`~alignbench_utils.protocols.pairwise.PairwiseProtocol`; ``per_subset`` and
     ``subset_seed`` as :func:`select_items`. Every benchmark is loaded and every prompt built
-    before the first call, so bad input fails early."""
+    before the first call, so bad input fails early. A benchmark on which not one reply could
+    be read gets a printed ``WARNING`` naming the judge, protocol and most common reply."""
     judging = pairwise_protocol(protocol, template=template, orders=orders,
                                 max_tokens=max_tokens, seed=seed,
                                 logit_bias_model=logit_bias_model)
@@ -106,9 +108,14 @@ def run_judge_eval(benchmarks: Sequence[str], endpoint: EndpointConfig,
     for items in pairs.values():  # fill every prompt once: a bad item fails before any call
         for pair in items:
             judging.prompt({**pair, "order": "ab"})
-    return [run_pairwise(items, endpoint, out_dir, protocol=judging, stage="judge-eval",
-                         name=f"{endpoint.name} on {name}", progress=progress)
-            for name, items in pairs.items()]
+    summaries = [run_pairwise(items, endpoint, out_dir, protocol=judging, stage="judge-eval",
+                              name=f"{endpoint.name} on {name}", progress=progress)
+                 for name, items in pairs.items()]
+    for summary in summaries:  # the judge is a finding (it cannot follow the format): warn
+        unreadable = unreadable_stage(summary, judge=endpoint.name, protocol=judging.name)
+        if unreadable:
+            print(f"WARNING: {unreadable}; its metrics count every item wrong", flush=True)
+    return summaries
 
 
 def run_judge_eval_stage(run_dir: str | os.PathLike, judges: Sequence[dict[str, Any]], *,

@@ -31,11 +31,13 @@ from alignbench_utils.analysis.aggregate import run_judgments_frame, select_judg
 from alignbench_utils.config import DEFAULT_CONCURRENCY, JudgeSpec, parse_spec
 from alignbench_utils.data.layout import RunLayout
 from alignbench_utils.running.client import endpoint_from_spec
+from alignbench_utils.running.engine import StageFailedError
 from alignbench_utils.stages.compare import (
     answer_pairs,
     comparisons_from_records,
     pairwise_protocol,
     run_pairwise,
+    unreadable_stage,
 )
 from alignbench_utils.stages.judge import load_answers
 
@@ -49,7 +51,9 @@ def compare_with_baseline(run_dir: str | os.PathLike, judge: dict[str, Any], *, 
                           progress: bool = False) -> pd.DataFrame:
     """Judge every model's answers (``models``, default all in ``answers/``) against the
     baseline's with ``judge`` (a run-YAML judge entry) into ``comparisons/``; prints the
-    summary line and returns it as a one-row table."""
+    summary line and returns it as a one-row table. Raises
+    :class:`~alignbench_utils.running.engine.StageFailedError` when not one reply could be read under
+    the protocol, naming the judge, the protocol and the most common reply."""
     layout = RunLayout(run_dir)
     spec = parse_spec(JudgeSpec, judge, where="pairwise.judge")
     answers = load_answers(layout.answers_dir)
@@ -61,6 +65,9 @@ def compare_with_baseline(run_dir: str | os.PathLike, judge: dict[str, Any], *, 
                            endpoint_from_spec(judge, concurrency), layout.comparisons_dir,
                            protocol=judging, stage="pairwise", progress=progress)
     print(summary.one_line(), flush=True)
+    unreadable = unreadable_stage(summary, judge=spec.name, protocol=judging.name)
+    if unreadable:  # a leaderboard built on no verdict at all would be a table of nothing
+        raise StageFailedError(unreadable)
     return pd.DataFrame([summary.to_dict()]).drop(columns=["stage", "out_paths", "errors"])
 
 

@@ -86,6 +86,7 @@ class FaultConfig:
     malformed_rate: float = 0.0  # judge output without the score dict (pairwise: no verdict)
     position_bias: float = 0.0  # pairwise: share of verdicts for the response shown first
     empty_rate: float = 0.0  # empty answer text
+    truncated_rate: float = 0.0  # HTTP 200 whose JSON body is cut off halfway (a proxy, a drop)
     answer_bytes: int = 0  # pad answers to about this many UTF-8 bytes (0: short)
     reasoning: str = "none"  # a reasoning model: "think_tags" (<think>… in content),
     # "reasoning_content" (a separate message field, as DeepSeek-R1/vLLM/SGLang return it)
@@ -303,7 +304,12 @@ class _Server(ThreadingHTTPServer):
             self.stopping.wait(cfg.hang_s)
         elif cfg.latency > 0:
             self.stopping.wait(cfg.latency)
-        handler._send(*self.completion(request, messages, key, nth))
+        status, body = self.completion(request, messages, key, nth)
+        if status == 200 and _unit(cfg.seed, "truncated", key, nth) < cfg.truncated_rate:
+            data = json.dumps(body, ensure_ascii=False).encode()
+            handler._send_bytes(200, data[:len(data) // 2], "application/json")
+            return
+        handler._send(status, body)
 
     def draw_attempt(self, body: bytes) -> tuple[str, int]:
         """The key of a request body and how often it was seen before (counted)."""
