@@ -142,7 +142,8 @@ def _endpoint(args: argparse.Namespace, name: str, *, judge: bool = False,
     for backend in _BACKEND_SETTINGS:
         options = {k.partition(".")[2]: v for k, v in vars(args).items()
                    if k.startswith(backend + ".")}
-        settings[backend] = options
+        settings[backend] = next(f.default_factory for f in dataclasses.fields(BackendSettings)
+                                 if f.name == backend)(**options)
     if args.price is not None and len(args.price) not in (2, 3):
         raise InputError("--price takes PROMPT COMPLETION [BATCH_DISCOUNT]", field="price")
     price = Price(*args.price) if args.price else None

@@ -561,13 +561,15 @@ def _reads_template(checker: _Checker, name: str, path: tuple) -> bool:
     """Whether the pairwise protocol ``name`` reads the user's template; a name that is not a
     registered pairwise protocol fails at ``path``."""
     from alignbench_utils.protocols import PROTOCOLS
+    from alignbench_utils.protocols.base import canonical_protocol
 
     pairwise = sorted(n for n, c in PROTOCOLS.items() if c.kind == "pairwise")
-    if name not in pairwise:
-        kind = f" ({name} is {PROTOCOLS[name].kind})" if name in PROTOCOLS else ""
+    canonical = canonical_protocol(name)
+    if canonical not in pairwise:
+        kind = f" ({name} is {PROTOCOLS[canonical].kind})" if canonical in PROTOCOLS else ""
         checker.fail(path, f"unknown pairwise protocol {name!r}{kind}; allowed: "
                            f"{', '.join(pairwise)}")
-    return bool(PROTOCOLS[name].settings.template.get("user"))
+    return bool(PROTOCOLS[canonical].settings.template.get("user"))
 
 
 def _check_human_labels(checker: _Checker, cfg: RunConfig) -> None:

@@ -35,6 +35,7 @@ from alignbench_utils.errors import InputError
 from alignbench_utils.judgebench.frame import verdicts_frame
 from alignbench_utils.judgebench.verdicts import map_back
 from alignbench_utils.protocols import PROTOCOLS, get_protocol
+from alignbench_utils.protocols.base import PARSE_FAILED
 from alignbench_utils.protocols.pairwise import PairwiseProtocol
 from alignbench_utils.running.client import EndpointConfig, run_sync
 from alignbench_utils.running.engine import RunSummary, Task, run_tasks
@@ -233,17 +234,17 @@ def run_pairwise(pairs: Iterable[dict[str, Any]], endpoint: EndpointConfig,
 
 def unreadable_stage(summary: RunSummary, *, judge: str, protocol: str) -> str | None:
     """What to say when not one reply in the stage's store files could be read under the
-    protocol (every record a ``format_error``): a judge that never follows the protocol's
+    protocol (every record ``parse_failed``): a judge that never follows the protocol's
     format, whose tables would rest on nothing. None when some reply was read (or none came).
     """
-    records = [r for path in summary.out_paths if Path(path).is_file()
+    records = [upgrade_record(r) for path in summary.out_paths if Path(path).is_file()
                for r in read_records_under(path)]
-    unreadable = [r for r in records if r.get("status") == "format_error"]
+    unreadable = [r for r in records if r.get("status") == PARSE_FAILED]
     if not unreadable or any(r.get("status") == "ok" for r in records):
         return None
     reply, count = Counter(str(r.get("judgment") or "") for r in unreadable).most_common(1)[0]
     return (f"{summary.stage} {summary.name!r}: all {len(unreadable)} replies of judge "
-            f"{judge!r} under protocol {protocol!r} are unreadable (format_error: no verdict in "
+            f"{judge!r} under protocol {protocol!r} are unreadable (parse_failed: no verdict in "
             f"the protocol's format); most common reply ({count}×): {reply[:200]!r}")
 
 
