@@ -205,3 +205,16 @@ def test_one_status_for_unreadable_replies_and_old_pairwise_records_read_as_it(t
     path = tmp_path / "x__y.jsonl"
     path.write_text(json.dumps(old, ensure_ascii=False) + "\n", encoding="utf-8")
     assert comparisons_from_records(tmp_path)["status"].tolist() == ["parse_failed"]
+
+
+def test_pairwise_verdicts_name_a_judge_under_two_protocols_as_the_frame_does():
+    from alignbench_utils.data.records import pairwise_record
+    from alignbench_utils.stages.compare import verdicts_from_records
+
+    pair = {"pair_id": "llmbar/Natural/0", "benchmark": "llmbar", "subset": "Natural",
+            "item_id": 0, "label": 1}
+    records = [pairwise_record(pair, order="ab", judge="j", judgment="Output (a)", status="ok",
+                               protocol=p, verdict_shown=1, verdict=1)
+               for p in ("llmbar-vanilla", "llmbar-vanilla-norules")]
+    assert sorted(verdicts_from_records(records)["judge"]) == [
+        "j/llmbar-vanilla", "j/llmbar-vanilla-norules"]

@@ -94,7 +94,7 @@ def expected_rows(frame: pd.DataFrame, case: str) -> pd.DataFrame:
         text = frame["question"] + "\0" + frame["answer"] + "\0" + frame["judgment"]
         return frame[text.str.lower().str.contains("beauty", regex=False)]
     if case == "none":
-        return frame[frame["status"] == "parse_failed"]
+        return frame[frame["status"] == "format_error"]
     raise ValueError(case)
 
 
@@ -106,7 +106,7 @@ DEEP_LINKS = {
                ("sort", "model")],
     "judge_pair": [("judge", "judge-a"), ("vs_judge", "judge-b"), ("vs_max", "6")],
     "search": [("q", "BEAUTY")],
-    "none": [("status", "parse_failed")],
+    "none": [("status", "format_error")],  # the pairwise status before parse_failed: no row has it
 }
 
 

@@ -112,7 +112,7 @@ def from_official_judgment(obj: Mapping[str, Any], *, judge: str,
                            path: str | Path | None = None,
                            line: int | None = None) -> dict[str, Any]:
     """One official judgment → this package's judgment record; ``score = -1`` (or any score
-    outside 1-10) is ``parse_failed`` record that keeps the number as ``legacy_score``.
+    outside 1-10) is a ``parse_failed`` record that keeps the number as ``legacy_score``.
 
     >>> r = from_official_judgment({"question_id": 1, "category": "数学计算", "model_id": "m",
     ...                             "judgment": "乱码", "score": -1}, judge="gpt-4")

@@ -5,7 +5,7 @@ LLM judges favour a position, so each pair is judged as (A, B) and as (B, A) unl
 protocol says otherwise (PandaLM judges one order); the verdict on the swapped order is mapped
 back to the pair's own labels, and each order is one record (built by
 :func:`~alignbench_utils.data.records.pairwise_record`) holding its raw reply; the pair id links
-the two. A reply without a verdict is ``parse_failed`` record with its raw text, never a
+the two. A reply without a verdict is a ``parse_failed`` record with its raw text, never a
 guess. Each (pair, order) is one task of the engine, so resume, faults, rate limits and the
 store behave exactly as for pointwise judging (a rerun costs zero calls).
 
@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from alignbench_utils.analysis.aggregate import judge_identities
 from alignbench_utils.backends import Backend, open_backend
 from alignbench_utils.data.layout import pairwise_file
 from alignbench_utils.data.records import pairwise_record, upgrade_record
@@ -261,8 +262,9 @@ def verdicts_from_records(source: str | os.PathLike | Iterable[dict[str, Any]]
     """The judgebench verdicts frame of pairwise records (a folder, a file or a list) of
     benchmark pairs; ``raw`` is the judge's reply, ``protocol``, ``judge_model_id``,
     ``error``, ``latency_s`` and ``finish_reason`` are kept. A judge recorded under several
-    protocols is named ``judge [protocol]`` per protocol; a (pair, order) recorded more than
-    once (settings changed between runs) counts with its last record.
+    protocols is named ``judge/protocol`` per protocol (as in the judgments frame); a (pair,
+    order) recorded more than once (settings changed between runs) counts with its last
+    record.
     """
     rows = [r for r in _records(source) if r.get("kind") == "pairwise" and "benchmark" in r]
     if not rows:
@@ -270,9 +272,7 @@ def verdicts_from_records(source: str | os.PathLike | Iterable[dict[str, Any]]
     frame = pd.DataFrame(rows)
     frame["item_id"] = frame["item_id"].astype(str)
     frame = frame.drop_duplicates(_VERDICT_KEY, keep="last")
-    several = frame.groupby("judge")["protocol"].transform("nunique") > 1
-    frame["judge"] = frame["judge"].where(~several,
-                                          frame["judge"] + " [" + frame["protocol"] + "]")
+    frame["judge"] = judge_identities(frame["judge"], frame["protocol"])
     extras = [c for c in ("protocol", "judge_model_id", "error", "latency_s", "finish_reason")
               if c in frame]
     out = frame[["judge", "benchmark", "subset", "item_id", "order", "verdict", "status",
