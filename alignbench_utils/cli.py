@@ -138,6 +138,9 @@ def add_judge(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", default="pointwise_alignbench",
                    help="judging protocol (registered name)")
     p.add_argument("--template", default=None, help="judge prompt template file")
+    p.add_argument("--samples", type=int, default=JudgeSpec.samples,
+                   help="judge each answer this many times (repeated judgments; sample i is "
+                        "sent with the sampling seed + i)")
     _add_endpoint_args(p, required=True)
     p.set_defaults(func=cmd_judge)
 
@@ -150,7 +153,7 @@ def cmd_judge(args: argparse.Namespace) -> int:
                           structured=args.structured, template=args.template,
                           max_tokens=args.max_tokens, seed=_sampling_seed(args),
                           questions=args.questions, protocol=args.protocol,
-                          progress=not args.no_progress)
+                          samples=args.samples, progress=not args.no_progress)
     return _finish(summary)
 
 

@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 FRAME_COLUMNS = ("model", "judge", "question_id", "category", "subcategory", "status", "score",
-                 "legacy_score", "dimensions", "judgment", "answer", "error")
+                 "legacy_score", "dimensions", "judgment", "answer", "error", "sample")
 # show_result.py: "模型", the categories sorted as Python sorts strings, then the three summaries.
 OFFICIAL_COLUMNS = ("模型", *sorted(CATEGORIES), REASONING_COL, LANGUAGE_COL, OVERALL_COL)
 
@@ -108,8 +108,8 @@ def judgments_frame(source: JudgmentsLike, *, answers: JudgmentsLike | None = No
     are recognised and converted wherever they come from; records in neither format are an
     error naming what they lack. ``score`` is NaN unless ``status == "ok"``;
     ``legacy_score`` is what the official script would average (the score, or -1 for a
-    failure). The last record per (judge, model, question_id) wins, as in the append-only
-    store. ``answers`` (answer records or their folder) adds every failed answer as an
+    failure). The last record per (judge, model, question_id, sample) wins, as in the
+    append-only store; ``sample`` numbers a judge's repeated judgments (absent: 0). ``answers`` (answer records or their folder) adds every failed answer as an
     ``error`` row per judge, so failures upstream of the judge are counted too.
 
     >>> f = judgments_frame([{"model": "m", "question_id": 1, "category": "数学计算",
@@ -126,6 +126,7 @@ def judgments_frame(source: JudgmentsLike, *, answers: JudgmentsLike | None = No
         if column not in frame.columns:
             frame[column] = None
     frame["judge"] = frame["judge"].fillna("")
+    frame["sample"] = pd.to_numeric(frame["sample"], errors="coerce").fillna(0).astype(int)
     if answers is not None:
         extra = _answer_failures(frame, answers)
         if not extra.empty:
@@ -139,16 +140,23 @@ def judgments_frame(source: JudgmentsLike, *, answers: JudgmentsLike | None = No
     legacy = pd.to_numeric(frame["legacy_score"], errors="coerce")
     frame["legacy_score"] = legacy.fillna(score.where(ok, -1.0))
     frame["dimensions"] = [d if isinstance(d, Mapping) else {} for d in frame["dimensions"]]
-    frame = frame.drop_duplicates(["judge", "model", "question_id"], keep="last")
+    frame = frame.drop_duplicates(["judge", "model", "question_id", "sample"], keep="last")
     return frame.reset_index(drop=True)
 
 
-def run_judgments_frame(run_dir: str | Path) -> pd.DataFrame:
+def run_judgments_frame(run_dir: str | Path, *, combine: bool = True) -> pd.DataFrame:
     """The judgments frame of a run folder: every judgment, plus each failed answer as an
-    ``error`` row per judge (see :func:`judgments_frame`), so no failure goes uncounted."""
+    ``error`` row per judge (see :func:`judgments_frame`), so no failure goes uncounted.
+
+    ``combine`` (what every table takes) reduces each judge's repeated samples to one row
+    per item and adds the run's judge panels as judges (:func:`.panels.combine_run`, settings
+    from ``judging.json``); ``combine=False`` keeps one row per sample."""
+    from alignbench_utils.analysis.panels import combine_run
+
     layout = RunLayout(run_dir)
     answers = layout.answers_dir
-    return judgments_frame(layout.judgments_dir, answers=answers if answers.is_dir() else None)
+    frame = judgments_frame(layout.judgments_dir, answers=answers if answers.is_dir() else None)
+    return combine_run(frame, layout) if combine else frame
 
 
 def failures_by_model(failures: pd.DataFrame) -> pd.DataFrame:

@@ -10,6 +10,7 @@ AlpacaEval's evaluator configs for the idea.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -74,6 +75,19 @@ class JudgingProtocol(ABC):
               raw: str) -> ProtocolRequest | None:
         """A follow-up request after ``raw`` could not be read; None: do not re-ask."""
         return None
+
+    def for_sample(self, sample: int) -> JudgingProtocol:
+        """This protocol for repeated judgment ``sample`` (0, 1, ...): sent with the seed
+        ``seed + sample``, so each sample is reproducible where the endpoint honours seeds.
+        A protocol without a ``seed`` attribute (or with none set) takes only sample 0."""
+        if sample == 0:
+            return self
+        if getattr(self, "seed", None) is None:
+            raise InputError(f"repeated judgments (sample {sample}) need a seed: each sample "
+                             "is sent with seed + sample", field="seed")
+        other = copy.copy(self)
+        other.seed = self.seed + sample  # type: ignore[attr-defined]
+        return other
 
 
 def register_protocol(cls: type[JudgingProtocol]) -> type[JudgingProtocol]:
