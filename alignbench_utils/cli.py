@@ -229,6 +229,9 @@ def add_judge(sub: argparse._SubParsersAction) -> None:
                    help="pointwise judging protocol: alignbench-pointwise (official) or "
                         "mtbench-single (MT-Bench single-answer grading)")
     p.add_argument("--template", default=None, help="judge prompt template file")
+    p.add_argument("--samples", type=int, default=JudgeSpec.samples,
+                   help="judge each answer this many times (repeated judgments; sample i is "
+                        "sent with the sampling seed + i)")
     _add_endpoint_args(p, required=True)
     p.set_defaults(func=cmd_judge)
 
@@ -244,7 +247,8 @@ def cmd_judge(args: argparse.Namespace) -> int:
                               max_reasks=args.max_reasks, structured=args.structured,
                               template=args.template, max_tokens=args.max_tokens,
                               seed=_sampling_seed(args), questions=args.questions,
-                              protocol=args.protocol, progress=not args.no_progress)
+                              protocol=args.protocol, samples=args.samples,
+                              progress=not args.no_progress)
     return _finish(summary)
 
 

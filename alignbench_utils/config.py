@@ -43,6 +43,7 @@ __all__ = [
     "ModelSpec",
     "OutputSpec",
     "PairwiseSpec",
+    "PanelSpec",
     "Price",
     "RunConfig",
     "Sampling",
@@ -112,6 +113,8 @@ class ModelSpec(EndpointSettings):
     model_id: str | None = None
     api_key_env: str | None = None
     sampling: Sampling = field(default_factory=Sampling)
+    family: str | None = None  # model family (e.g. qwen): a judge of a model's own family is
+    # checked for self-preference (alignbench_utils.analysis.judge_reliability)
 
 
 @dataclass(kw_only=True)
@@ -122,6 +125,7 @@ class JudgeSpec(ModelSpec):
     max_reasks: int = 1  # re-asks of an unparseable judgment (a follow-up format reminder)
     template: str | None = None  # path of a prompt template; None: the protocol's own
     protocol: str = DEFAULT_PROTOCOL  # a pointwise judging protocol (alignbench_utils.protocols)
+    samples: int = 1  # judgments per answer (repeated judgments; sample i sent with seed + i)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -148,6 +152,8 @@ class StatisticsSpec:
     level: float = 0.95
     correction: Literal["holm", "bonferroni", "fdr_bh", "fdr_by", "sidak", "hommel"] = "holm"
     seed: int = 0
+    sample_reduce: Literal["mean", "median"] = "mean"  # a judge's repeated samples → its
+    # score of an item in every table (alignbench_utils.analysis.panels)
 
 
 @dataclass
@@ -189,6 +195,17 @@ class PairwiseSpec:
 
 
 @dataclass
+class PanelSpec:
+    """A judge panel: a virtual judge whose score of an item is the reduction of its
+    members' scores (each member's reduction over its samples; ``alignbench_utils.analysis.panels``).
+    ``majority`` takes the score most members gave (their rounded scores)."""
+
+    name: str
+    judges: list[str]
+    reduce: Literal["mean", "median", "majority"] = "mean"
+
+
+@dataclass
 class LocalSpec:
     """The embedded local model server used wherever ``base_url: local``."""
 
@@ -220,6 +237,7 @@ class RunConfig:
     output: OutputSpec = field(default_factory=OutputSpec)
     judge_eval: JudgeEvalSpec | None = None
     pairwise: PairwiseSpec | None = None
+    panels: list[PanelSpec] = field(default_factory=list)
     source_path: str | None = field(default=None, metadata={"internal": True})
 
     @property
@@ -443,6 +461,11 @@ def _check_endpoint(checker: _Checker, spec: ModelSpec, path: tuple, *, judge: b
         checker.fail((*path, "sampling", "max_tokens"), "must be >= 1")
     if judge and isinstance(spec, JudgeSpec) and spec.max_reasks < 0:
         checker.fail((*path, "max_reasks"), "must be >= 0")
+    if judge and isinstance(spec, JudgeSpec) and spec.samples < 1:
+        checker.fail((*path, "samples"), "must be >= 1")
+    if judge and isinstance(spec, JudgeSpec) and spec.samples > 1 and spec.sampling.seed is None:
+        checker.fail((*path, "sampling", "seed"), "repeated judgments (samples > 1) need a "
+                                                  "seed: sample i is sent with seed + i")
     if judge and spec.sampling.temperature not in (None, 0):
         checker.fail((*path, "sampling", "temperature"),
                      "the official judge runs at temperature 0 (null or 0)")
@@ -538,6 +561,27 @@ def _check_run(checker: _Checker, cfg: RunConfig, *, check_env: bool) -> None:
     second = cfg.agreement.second_judge
     if second is not None and second not in judges:
         checker.fail(("agreement", "second_judge"), f"{second!r} is not one of the judges {judges}")
+
+
+def _check_panels(checker: _Checker, cfg: RunConfig) -> None:
+    """Each panel has a fresh name and two or more distinct judges of the run."""
+    judges = [j.name for j in cfg.judges]
+    seen = set(judges)
+    for index, panel in enumerate(cfg.panels):
+        path = ("panels", index)
+        if not _NAME.match(panel.name):
+            checker.fail((*path, "name"), f"{panel.name!r} is not usable as a file name "
+                                          "(letters, digits, '.', '_', '-')")
+        if panel.name in seen:
+            checker.fail((*path, "name"), f"duplicate name {panel.name!r} (judges and panels "
+                                          "share one namespace)")
+        seen.add(panel.name)
+        for member, name in enumerate(panel.judges):
+            if name not in judges:
+                checker.fail((*path, "judges", member),
+                             f"{name!r} is not one of the judges {judges}")
+        if len(set(panel.judges)) < 2 or len(set(panel.judges)) != len(panel.judges):
+            checker.fail((*path, "judges"), "needs two or more distinct judges")
 
 
 def _check_pairwise(checker: _Checker, cfg: RunConfig) -> None:
@@ -662,7 +706,7 @@ def parse_config(data: Any, *, file: str | None = None, lines: dict[tuple, int] 
     >>> parse_config({"name": "t", "models": [], "judges": [], "judge": {}})
     Traceback (most recent call last):
     ...
-    alignbench_utils.config.ConfigError: field 'judge': unknown key 'judge' (allowed: name, models, judges, dataset, concurrency, statistics, agreement, local, output, judge_eval, pairwise); did you mean 'judges'?
+    alignbench_utils.config.ConfigError: field 'judge': unknown key 'judge' (allowed: name, models, judges, dataset, concurrency, statistics, agreement, local, output, judge_eval, pairwise, panels); did you mean 'judges'?
     """
     checker = _Checker(file, lines or {})
     cfg = checker.record(data, RunConfig, ())
@@ -673,6 +717,7 @@ def parse_config(data: Any, *, file: str | None = None, lines: dict[tuple, int] 
         _check_pairwise(checker, cfg)
     if cfg.agreement.human_labels:
         _check_human_labels(checker, cfg)
+    _check_panels(checker, cfg)
     cfg.source_path = file
     return cfg
 

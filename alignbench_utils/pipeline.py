@@ -18,6 +18,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from alignbench_utils.analysis.panels import write_judging
 from alignbench_utils.config import LOCAL, REFERENCE, RunConfig, load_config
 from alignbench_utils.errors import InputError, RunError
 from alignbench_utils.keys import looks_like_key
@@ -26,6 +27,7 @@ from alignbench_utils.report.pages import KERNEL_NAME, execute_notebook, render_
 from alignbench_utils.running.runlock import run_lock
 
 __all__ = [
+    "JUDGES_NOTEBOOK",
     "JUDGE_EVAL_NOTEBOOK",
     "NOTEBOOKS",
     "NOTEBOOK_DIR",
@@ -43,6 +45,7 @@ NOTEBOOKS = ("01_generate", "02_judge", "03_aggregate", "04_analysis", "05_agree
              "06_error_analysis")
 JUDGE_EVAL_NOTEBOOK = "07_judge_eval"  # run after NOTEBOOKS when the config has judge_eval:
 PAIRWISE_NOTEBOOK = "08_pairwise"  # run last when the config has pairwise:
+JUDGES_NOTEBOOK = "09_judges"  # run when a judge has samples > 1, or panels, or 2+ judges
 _MIN_SECRET_LEN = 8  # shorter values (e.g. "EMPTY") are not API keys and would match by chance
 
 
@@ -63,12 +66,19 @@ def _resolve(specs: Iterable[dict[str, Any]], local: Any | None) -> list[dict[st
     return out
 
 
+def _judges_notebook(config: RunConfig) -> bool:
+    """Whether the run has judges to judge: repeated samples, panels or two judges."""
+    return (any(j.samples > 1 for j in config.judges) or bool(config.panels)
+            or len(config.judges) > 1)
+
+
 def notebooks_for(config: RunConfig) -> tuple[str, ...]:
     """The notebooks of a run, in order: :data:`NOTEBOOKS`, then the judge meta-evaluation
-    when the config has a ``judge_eval:`` section and the pairwise leaderboard when it has a
-    ``pairwise:`` section."""
+    when the config has a ``judge_eval:`` section, the pairwise leaderboard when it has a
+    ``pairwise:`` section and the judges notebook when it has samples, panels or 2+ judges."""
     return (NOTEBOOKS + ((JUDGE_EVAL_NOTEBOOK,) if config.judge_eval is not None else ())
-            + ((PAIRWISE_NOTEBOOK,) if config.pairwise is not None else ()))
+            + ((PAIRWISE_NOTEBOOK,) if config.pairwise is not None else ())
+            + ((JUDGES_NOTEBOOK,) if _judges_notebook(config) else ()))
 
 
 def _judge_eval_parameters(config: RunConfig, local: Any | None) -> dict[str, Any]:
@@ -96,6 +106,16 @@ def _pairwise_parameters(config: RunConfig, local: Any | None) -> dict[str, Any]
             "n_boot": st.n_boot, "level": st.level, "seed": st.seed}
 
 
+def _judges_parameters(config: RunConfig) -> dict[str, Any]:
+    st = config.statistics
+    families = {s.name: s.family for s in [*config.models, *config.judges] if s.family}
+    second = config.second_judge or ""
+    return {"run_dir": str(config.run_dir), "judge": config.primary_judge, "families": families,
+            "human_labels": config.agreement.human_labels or "",
+            "calibrate_source": second, "calibrate_target": config.primary_judge if second else "",
+            "n_boot": st.n_boot, "level": st.level, "seed": st.seed}
+
+
 def notebook_parameters(config: RunConfig, local: Any | None = None) -> dict[str, dict[str, Any]]:
     """Parameters of every notebook (name → dict) for ``config``.
 
@@ -120,6 +140,8 @@ def notebook_parameters(config: RunConfig, local: Any | None = None) -> dict[str
                 if config.judge_eval is not None else {})
     if config.pairwise is not None:
         optional[PAIRWISE_NOTEBOOK] = _pairwise_parameters(config, local)
+    if _judges_notebook(config):
+        optional[JUDGES_NOTEBOOK] = _judges_parameters(config)
     return {
         "01_generate": {"run_dir": run_dir, "dataset_source": ds.source,
                         "categories": ds.categories or [], "per_category": ds.per_category or 0,
@@ -188,6 +210,8 @@ def run_pipeline(config: RunConfig | str | os.PathLike, *,
     unknown = [n for n in notebooks if n not in allowed]
     if unknown:
         raise ValueError(f"unknown notebooks {unknown}; allowed: {', '.join(allowed)}")
+    write_judging(config.layout, sample_reduce=config.statistics.sample_reduce,
+                  panels=config.panels)
     with contextlib.ExitStack() as stack:
         stack.enter_context(run_lock(config.run_dir))  # one writer per run folder
         params = notebook_parameters(config, _local_server(config, stack))

@@ -37,6 +37,7 @@ from typing import Any
 
 import nbformat
 
+from alignbench_utils.analysis.panels import write_judging
 from alignbench_utils.config import LOCAL, RunConfig, load_config
 from alignbench_utils.errors import InputError
 from alignbench_utils.paths import REPO_ROOT
@@ -190,6 +191,8 @@ def prepare_notebooks(config: RunConfig | str | os.PathLike,
             os.replace(staging / path.name, path)
     finally:
         shutil.rmtree(staging)
+    write_judging(config.layout, sample_reduce=config.statistics.sample_reduce,
+                  panels=config.panels)  # the prepared notebooks combine judgments as a run
     return list(texts)
 
 

@@ -80,6 +80,27 @@ def write_run(run_dir: Path, judges: tuple[str, ...] = ("judge-a",), **kwargs: A
     return run_dir
 
 
+def write_sampled_run(run_dir: Path) -> Path:
+    """Judges a and b (two samples each) and c (one) over the same answers; a failed the
+    strong model's first question in both samples."""
+    for index, judge in enumerate(("a", "b", "c")):
+        records = []
+        for sample in range(1 if judge == "c" else 2):
+            recs = judgment_records(judge, seed=10 * index + sample, n_failed=0)
+            for rec in recs:
+                rec["sample"] = sample
+                rec["request_hash"] += f"-{sample}"
+            records += recs
+        if judge == "a":
+            for rec in records:
+                if rec["question_id"] == records[0]["question_id"] and rec["model"] == "strong":
+                    rec.update(status="parse_failed", score=None)
+        for model in sorted({r["model"] for r in records}):
+            write_jsonl([r for r in records if r["model"] == model],
+                        run_dir / "judgments" / judge / f"{model}.jsonl")
+    return run_dir
+
+
 def write_human_labels(path: Path, judge_records: list[dict[str, Any]], seed: int = 1) -> Path:
     """A CSV of human scores (question_id, model, human_score) close to the judge's."""
     rng = np.random.default_rng(seed)

@@ -12,19 +12,23 @@ import nbformat
 import pandas as pd
 import papermill
 import pytest
-from run_fixtures import judgment_records, write_human_labels, write_run
+from run_fixtures import judgment_records, write_human_labels, write_run, write_sampled_run
 
 from alignbench_utils.analysis import aggregate
+from alignbench_utils.analysis.panels import write_judging
+from alignbench_utils.config import PanelSpec
+from alignbench_utils.data.layout import RunLayout
 from alignbench_utils.pipeline import (
     JUDGE_EVAL_NOTEBOOK,
+    JUDGES_NOTEBOOK,
     NOTEBOOK_DIR,
     NOTEBOOKS,
     PAIRWISE_NOTEBOOK,
 )
 from alignbench_utils.report.pages import execute_notebook
 
-# 07 runs when a config has judge_eval:, 08 when it has pairwise:
-ALL_NOTEBOOKS = (*NOTEBOOKS, JUDGE_EVAL_NOTEBOOK, PAIRWISE_NOTEBOOK)
+# 07 runs when a config has judge_eval:, 08 when it has pairwise:, 09 with samples or panels
+ALL_NOTEBOOKS = (*NOTEBOOKS, JUDGE_EVAL_NOTEBOOK, PAIRWISE_NOTEBOOK, JUDGES_NOTEBOOK)
 PATHS = [NOTEBOOK_DIR / f"{name}.ipynb" for name in ALL_NOTEBOOKS]
 
 
@@ -97,6 +101,28 @@ def run_dir(tmp_path_factory) -> Path:
 def run_nb(name: str, run_dir: Path, **params) -> Path:
     out = run_dir / "executed" / f"{name}-{len(list(run_dir.glob('executed/*')))}.ipynb"
     return execute_notebook(NOTEBOOK_DIR / f"{name}.ipynb", out, {"run_dir": str(run_dir), **params})
+
+
+def test_09_judges_reliability_bias_power_and_calibration(tmp_path):
+    run_dir = write_sampled_run(tmp_path)
+    write_judging(RunLayout(run_dir), panels=[PanelSpec("panel", ["a", "b", "c"], "mean")])
+    families = {"a": "qwen", "b": "llama", "c": "llama", "strong": "qwen", "weak": "llama"}
+    executed = run_nb(JUDGES_NOTEBOOK, run_dir, judge="panel", families=families, n_boot=100,
+                      calibrate_source="b", calibrate_target="a")
+    table = pd.read_csv(run_dir / "results" / "judge_reliability.csv")
+    assert table["judge"].tolist() == ["a", "b", "c", "panel"]
+    assert table.set_index("judge").loc[["a", "b"], "samples"].tolist() == [2, 2]
+    assert table.set_index("judge").loc[["a", "b"], "alpha_samples"].between(-1, 1).all()
+    assert table.set_index("judge").loc["panel", "alpha_judges_lower"] < \
+        table.set_index("judge").loc["panel", "alpha_judges_upper"]
+    for name in ("judge_power", "judge_calibration"):
+        assert (run_dir / "figures" / f"{name}.png").is_file(), name
+    text = outputs_text(executed)
+    for phrase in ("agreement_with", "panel panel", "length_slope_per_100", "self_preference",
+                   "example_copy_rate", "sample (residual)", "p_rank_change", "mde",
+                   "mae_calibrated", "usd_per_1000", "seconds_per_judgment"):
+        assert phrase in text, phrase
+    assert not stderr_text(executed)
 
 
 def test_03_aggregate_writes_results(run_dir):

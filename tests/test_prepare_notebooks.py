@@ -17,7 +17,7 @@ from test_notebooks import outputs_text, stderr_text
 from test_pipeline import KEY, KEY_ENV
 
 from alignbench_utils.cli import main
-from alignbench_utils.pipeline import NOTEBOOKS
+from alignbench_utils.pipeline import JUDGES_NOTEBOOK, NOTEBOOKS
 from alignbench_utils.prepare import LAB_KERNEL, install_kernel, prepare_notebooks
 
 PLACEHOLDER = "runs/notebook"  # run_dir of the committed notebooks
@@ -77,7 +77,8 @@ def test_prepared_03_to_06_read_the_run(tmp_path, monkeypatch, lab_kernel, capsy
     assert main(["notebook", str(config)]) == 0
     out = capsys.readouterr().out
     prepared = run_dir / "notebooks" / "prepared"
-    assert sorted(p.stem for p in prepared.glob("*.ipynb")) == list(NOTEBOOKS)
+    assert sorted(p.stem for p in prepared.glob("*.ipynb")) == [*NOTEBOOKS, JUDGES_NOTEBOOK]
+    assert (run_dir / "judging.json").is_file()  # the prepared copies combine judgments so
     assert "open with: make -C " in out and f"lab OPEN={prepared}" in out
     assert not list((run_dir / "notebooks").glob("*.ipynb"))  # not taken for executed ones
 

@@ -255,3 +255,24 @@ def test_pairwise_rows_filter_and_open_with_both_responses_and_the_raw_reply(bro
                      "output 2 · weak · shown first (order ba)"]
     assert "p" * 64 in body and failed["request_hash"] in body
     assert not linked.errors and not linked.requests, (linked.errors, linked.requests)
+
+
+def test_a_repeated_judgment_opens_by_its_sample(browser, tmp_path):
+    from run_fixtures import write_sampled_run
+
+    run_dir = write_sampled_run(tmp_path / "run")
+    frame = judgments_frame(run_dir / "judgments")
+    second = frame[frame["judge"].eq("a") & frame["sample"].eq(1)
+                   & frame["status"].eq("ok")].iloc[0]
+    first = frame[frame["judge"].eq("a") & frame["sample"].eq(0)
+                  & frame["model"].eq(second["model"])
+                  & frame["question_id"].eq(second["question_id"])].iloc[0]
+    assert first["judgment"] != second["judgment"]
+    page = write_viewer(run_dir, tmp_path / "viewer.html")
+    for sample, row in ((1, second), (0, first)):
+        key = f"a|{row['model']}|{row['question_id']}" + ("|1" if sample else "")
+        tab = open_viewer(browser, page, "?item=" + key.replace("|", "%7C"))
+        critique = tab.evaluate("document.querySelector('.critique').textContent")
+        assert critique == row["judgment"], sample
+        assert not tab.errors, tab.errors
+        tab.close()

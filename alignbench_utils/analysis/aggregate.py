@@ -179,12 +179,19 @@ def judgments_frame(source: JudgmentsLike, *, answers: JudgmentsLike | None = No
     return frame.reset_index(drop=True)
 
 
-def run_judgments_frame(run_dir: str | Path) -> pd.DataFrame:
+def run_judgments_frame(run_dir: str | Path, *, combine: bool = True) -> pd.DataFrame:
     """The judgments frame of a run folder: every judgment, plus each failed answer as an
-    ``error`` row per judge (see :func:`judgments_frame`), so no failure goes uncounted."""
+    ``error`` row per judge (see :func:`judgments_frame`), so no failure goes uncounted.
+
+    ``combine`` (what every table takes) reduces each judge's repeated samples to one row
+    per item and adds the run's judge panels as judges (:func:`.panels.combine_run`, settings
+    from ``judging.json``); ``combine=False`` keeps one row per sample."""
+    from alignbench_utils.analysis.panels import combine_run
+
     layout = RunLayout(run_dir)
     answers = layout.answers_dir
-    return judgments_frame(layout.judgments_dir, answers=answers if answers.is_dir() else None)
+    frame = judgments_frame(layout.judgments_dir, answers=answers if answers.is_dir() else None)
+    return combine_run(frame, layout) if combine else frame
 
 
 def failures_by_model(failures: pd.DataFrame) -> pd.DataFrame:

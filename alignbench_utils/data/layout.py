@@ -16,6 +16,7 @@ others (the report's index) under the same name.
     runs/<run>/figures/<figure>.png|svg           figures
     runs/<run>/notebooks/<notebook>.ipynb         executed notebooks (prepared/ beside them)
     runs/<run>/logs/                              server and run logs
+    runs/<run>/judging.json                       how samples and judge panels combine
     <store folder>/.batches/<store>.ndjson        batch backend state of a store file
 """
 
@@ -46,6 +47,8 @@ FIGURES: dict[str, str] = {
     "pairwise_ratings": "Pairwise leaderboard: Bradley-Terry ratings with bootstrap CIs",
     "pairwise_win_rates": "Win rate against the baseline per model and category",
     "pairwise_length_control": "Raw and length-controlled win rates",
+    "judge_power": "Smallest detectable 总分 difference and questions needed (80% power, 5% level)",
+    "judge_calibration": "One judge's scores calibrated onto another's scale (held-out items)",
 }
 
 
@@ -138,6 +141,10 @@ class RunLayout:
     def stage_dirs(self) -> dict[str, Path]:
         """Every folder of the run's records, by stage (what the run has spent)."""
         return {stage: self.run_dir / name for stage, name in STAGE_DIRS.items()}
+    def judging_file(self) -> Path:
+        """How the run's judgments combine: the sample reduction and the judge panels
+        (written from the run YAML; read by every table through ``run_judgments_frame``)."""
+        return self.run_dir / "judging.json"
 
     @property
     def results_dir(self) -> Path:

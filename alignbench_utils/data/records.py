@@ -102,9 +102,11 @@ def judgment_record(answer: Mapping[str, Any], *, judge: str, judgment: str, sta
                     request: Mapping[str, Any] | None = None,
                     usage: Mapping[str, int] | None = None, latency_s: float | None = None,
                     attempts: int = 0, cost_usd: float | None = None,
-                    judge_reasoning: str | None = None, **extra: Any) -> dict[str, Any]:
+                    judge_reasoning: str | None = None, sample: int = 0,
+                    **extra: Any) -> dict[str, Any]:
     """One judgment record of ``answer`` (an answer record) by ``judge`` under ``protocol``;
-    ``extra`` carries the protocol's own fields (prompt and template hashes, re-asks, ...).
+    ``sample`` numbers repeated judgments of one answer (0, 1, ...; a record without it is
+    sample 0); ``extra`` carries the protocol's own fields (prompt and template hashes, ...).
 
     >>> r = judgment_record({"question_id": 1, "category": "c", "model": "m", "answer": "a"},
     ...                     judge="j", judgment="{'综合得分': 7}", status="ok", score=7.0)
@@ -115,7 +117,7 @@ def judgment_record(answer: Mapping[str, Any], *, judge: str, judgment: str, sta
         **{k: answer.get(k) for k in QUESTION_KEYS}, "model": answer["model"],
         "answer": answer.get("answer"), "answer_request_hash": answer.get("request_hash"),
         "judge": judge, "judge_model_id": judge_model_id, "protocol": protocol,
-        "judgment": judgment, "status": status, "score": score,
+        "sample": sample, "judgment": judgment, "status": status, "score": score,
         "dimensions": dict(dimensions or {}), "error": error, "request_hash": request_hash,
         "request": dict(request or {}), "usage": dict(usage or ZERO_USAGE),
         "latency_s": latency_s, "attempts": attempts, "cost_usd": cost_usd,

@@ -142,6 +142,18 @@ class JudgingProtocol(ABC):
         """A follow-up request after ``raw`` could not be read; None: do not re-ask."""
         return None
 
+    def for_sample(self, sample: int) -> JudgingProtocol:
+        """This protocol for repeated judgment ``sample`` (0, 1, ...): sent with the seed
+        ``seed + sample``, so each sample is reproducible where the endpoint honours seeds.
+        Without a seed only sample 0 can be taken."""
+        if sample == 0:
+            return self
+        seed = getattr(self.options, "seed", None)
+        if seed is None:
+            raise InputError(f"repeated judgments (sample {sample}) need a seed: each sample "
+                             "is sent with seed + sample", field="seed")
+        return type(self)(dataclasses.replace(self.options, seed=seed + sample))
+
 
 def register_protocol(cls: type[JudgingProtocol]) -> type[JudgingProtocol]:
     """Class decorator: make ``cls`` available under ``cls.name``."""

@@ -37,6 +37,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from alignbench_utils._version import __version__
 from alignbench_utils.analysis.aggregate import judgments_frame
+from alignbench_utils.analysis.panels import panel_records
 from alignbench_utils.data.layout import RunLayout
 from alignbench_utils.data.records import upgrade_record
 from alignbench_utils.data.store import canonical_json, now_iso, read_records_under
@@ -269,6 +270,7 @@ def write_viewer(run_dir: str | os.PathLike, out_path: str | os.PathLike, *,
     run_dir = Path(run_dir)
     layout = RunLayout(run_dir)
     records = _records_under(layout.judgments_dir)
+    records += panel_records(records, layout)  # judge panels, shown like any judge
     pairwise = [*_records_under(layout.comparisons_dir), *_records_under(layout.judge_eval_dir)]
     answers = _records_under(layout.answers_dir) if pairwise else []
     run = info["run"] if info else run_dir.name

@@ -161,7 +161,8 @@ class EndpointConfig(EndpointSettings):
 
 
 # What a models/judges entry carries besides endpoint settings: left to the stages.
-_STAGE_KEYS = frozenset({"sampling", "structured", "max_reasks", "template", "protocol"})
+_STAGE_KEYS = frozenset({"sampling", "structured", "max_reasks", "template", "protocol", "samples",
+                         "family"})
 
 
 def endpoint_from_spec(spec: dict[str, Any], concurrency: int = DEFAULT_CONCURRENCY

@@ -193,17 +193,20 @@ def _judge_rows(config: RunConfig, spec: JudgeSpec, data: dict[str, Any],
     rows = []
     for model, known in answers.items():
         summary = RunSummary("estimate", spec.name)
-        todo = plan(judging_tasks(known["ok"], protocol, endpoint, folder, summary), summary)
+        todo = plan(judging_tasks(known["ok"], protocol, endpoint, folder, summary,
+                                  samples=spec.samples), summary)
         tokens = sum(message_tokens(t.request.messages) for t in todo)
         for question in known["missing"]:
             answer = question["reference"] if known["answer_tokens"] is None else ""
             request = protocol.request({**question, "model": model, "answer": answer})
-            tokens += message_tokens(request.messages) + round(known["answer_tokens"] or 0)
+            tokens += spec.samples * (message_tokens(request.messages)
+                                      + round(known["answer_tokens"] or 0))
         input_basis = (f"{len(todo)} recorded answers" + (
             f", {len(known['missing'])} answers not yet recorded, estimated from "
             f"{known['answer_basis']}" if known["missing"] else ""))
         rows.append(_row("judge", config.judge_identity(spec), model, endpoint,
-                         requests=len(todo) + len(known["missing"]), recorded=summary.skipped,
+                         requests=len(todo) + spec.samples * len(known["missing"]),
+                         recorded=summary.skipped,
                          input_tokens=tokens, max_tokens=spec.sampling.max_tokens, past=mean,
                          past_basis=basis, input_basis=input_basis, spent=spent))
     return rows

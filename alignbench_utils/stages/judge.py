@@ -95,20 +95,28 @@ def load_answers(answers: str | os.PathLike | Iterable[dict[str, Any]], *,
 
 def judging_tasks(answers: Iterable[dict[str, Any]], protocol: JudgingProtocol,
                   endpoint: EndpointConfig, out_dir: Path,
-                  summary: RunSummary) -> list[Task]:
-    """One task per ok answer, into ``out_dir/<model>.jsonl``; answers not ok are counted in
-    ``summary.not_answered``, never judged."""
+                  summary: RunSummary, *, samples: int = JudgeSpec.samples) -> list[Task]:
+    """``samples`` tasks per ok answer (repeated judgments; sample i is sent with the seed +
+    i, see :meth:`JudgingProtocol.for_sample`), into ``out_dir/<model>.jsonl``; answers not
+    ok are counted in ``summary.not_answered``, never judged. Sample 0 keeps the request
+    hash of a single judgment, so adding samples to a judged run sends only the new ones."""
+    if samples < 1:
+        raise InputError(f"samples must be >= 1, got {samples}", field="samples")
+    per_sample = [protocol.for_sample(i) for i in range(samples)]
     tasks = []
     for ans in answers:
         if ans.get("status", "ok") != "ok":
             summary.not_answered += 1
             continue
-        req = protocol.request(ans)
-        key = request_hash({"stage": "judge", "model": ans["model"],
-                            "question_id": ans["question_id"], "judge_model": endpoint.model_id,
-                            "messages": req.messages, "params": req.params, **req.hash_fields})
-        tasks.append(Task(key=key, target=out_dir / f"{ans['model']}.jsonl", item=ans,
-                          request=req))
+        for sample, judging in enumerate(per_sample):
+            req = judging.request(ans)
+            key = request_hash({"stage": "judge", "model": ans["model"],
+                                "question_id": ans["question_id"],
+                                "judge_model": endpoint.model_id, "messages": req.messages,
+                                "params": req.params, **req.hash_fields,
+                                **({"sample": sample} if sample else {})})
+            tasks.append(Task(key=key, target=out_dir / f"{ans['model']}.jsonl",
+                              item={**ans, "sample": sample} if sample else ans, request=req))
     return tasks
 
 
@@ -127,7 +135,7 @@ async def _judge(task: Task, backend: Backend, *, protocol: JudgingProtocol,
         judgment_history=out.history, **first.record_fields, request_hash=task.key,
         usage=out.usage, latency_s=out.latency_s, attempts=out.attempts,
         cost_usd=endpoint.cost(out.usage["prompt_tokens"], out.usage["completion_tokens"]),
-        judge_reasoning=out.reasoning)
+        judge_reasoning=out.reasoning, sample=ans.get("sample", 0))
 
 
 def judging_protocol(name: str = DEFAULT_PROTOCOL, settings: ProtocolSettings | None = None,
@@ -166,6 +174,7 @@ async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]
                             max_tokens: int = Sampling.max_tokens, seed: int | None = None,
                             questions: str | None = "v1.1",
                             protocol: str | JudgingProtocol = DEFAULT_PROTOCOL,
+                            samples: int = JudgeSpec.samples,
                             progress: bool = True) -> RunSummary:
     """Judge answers into ``out_path``; see :func:`run_judging`. ``protocol`` may be a
     protocol object already built (then the option arguments are not used)."""
@@ -181,7 +190,8 @@ async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]
     summary = RunSummary("judge", endpoint.name)
     out_path = Path(out_path)
     tasks = judging_tasks(records, judging, endpoint,
-                          out_path if out_path.suffix != ".jsonl" else out_path.parent, summary)
+                          out_path if out_path.suffix != ".jsonl" else out_path.parent, summary,
+                          samples=samples)
     if out_path.suffix == ".jsonl":  # one file for every model's judgments
         for task in tasks:
             task.target = out_path
@@ -212,7 +222,7 @@ def judge_models(specs: Iterable[dict[str, Any]], run_dir: str | os.PathLike, *,
             summary = run_sync(run_judging_async(
                 answers_file, endpoint_from_spec(data, concurrency),
                 layout.judge_dir(spec.name, protocol.name), max_reasks=spec.max_reasks,
-                protocol=protocol, progress=progress))
+                protocol=protocol, samples=spec.samples, progress=progress))
             print(summary.one_line(), flush=True)
             summaries.append(summary.to_dict() | {"answers": answers_file.stem})
     return pd.DataFrame(summaries).drop(columns=["stage", "out_paths", "errors"])
@@ -224,7 +234,7 @@ def run_judging(answers: str | os.PathLike | Iterable[dict[str, Any]], endpoint:
                 max_tokens: int = Sampling.max_tokens, seed: int | None = None,
                 questions: str | None = "v1.1",
                 protocol: str | JudgingProtocol = DEFAULT_PROTOCOL,
-                progress: bool = True) -> RunSummary:
+                samples: int = JudgeSpec.samples, progress: bool = True) -> RunSummary:
     """Judge answer records (a list, a store file or a folder of them) with ``endpoint``.
 
     ``out_path`` is a folder that gets ``<model>.jsonl`` per answering model
@@ -235,11 +245,14 @@ def run_judging(answers: str | os.PathLike | Iterable[dict[str, Any]], endpoint:
     ``structured`` is ``"none"`` (official free text), ``"json_schema"`` or ``"grammar"``
     (see :mod:`alignbench_utils.protocols.structured`). ``seed`` is sent with every
     request when given (it matters for re-asks, which sample). Official answer files are
-    accepted; ``questions`` (e.g. ``"v1.1"``) supplies the fields they lack. Raises
+    accepted; ``questions`` (e.g. ``"v1.1"``) supplies the fields they lack. ``samples``
+    judges each answer that many times (records carry ``sample``; sample i is sent with
+    ``seed + i``, so a seed is needed for more than one). Raises
     :class:`~alignbench_utils.running.engine.StageFailedError` when every request failed. Works in
     scripts and inside Jupyter.
     """
     return run_sync(run_judging_async(answers, endpoint, out_path, max_reasks=max_reasks,
                                       structured=structured, template=template,
                                       max_tokens=max_tokens, seed=seed, questions=questions,
-                                      protocol=protocol, progress=progress))
+                                      protocol=protocol, samples=samples,
+                                      progress=progress))

@@ -91,6 +91,8 @@ class FaultConfig:
     reasoning: str = "none"  # a reasoning model: "think_tags" (<think>… in content),
     # "reasoning_content" (a separate message field, as DeepSeek-R1/vLLM/SGLang return it)
     seed: int = 0
+    judge_noise: int = 0  # judge scores move by up to ± this many points with the request's
+    # seed (a judge whose repeated samples differ); 0: the score depends on the answer only
     batch_latency: float = 0.0  # seconds from creating a batch until it is done
     batch_expire: int = 0  # this many of the next batches expire, half of their items answered
     batch_max_requests: int | None = None  # a larger batch fails validation (provider limit)
@@ -106,13 +108,19 @@ def _unit(*parts: Any) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def fake_score(answer: str) -> int:
-    """The score the fake judge gives an answer: 1-10 from a hash, so tests can predict it.
+def fake_score(answer: str, seed: Any = None, noise: int = 0) -> int:
+    """The score the fake judge gives an answer: 1-10 from a hash, so tests can predict it;
+    with ``noise``, moved by up to ± ``noise`` by a hash of the request's ``seed`` (clipped).
 
     >>> fake_score("x") == fake_score("x"), 1 <= fake_score("y") <= 10
     (True, True)
+    >>> sorted({fake_score("x", seed, noise=2) for seed in range(50)}) != [fake_score("x")]
+    True
     """
-    return 1 + int(_unit("score", answer) * 10)
+    score = 1 + int(_unit("score", answer) * 10)
+    if noise:
+        score += int(_unit("noise", answer, seed) * (2 * noise + 1)) - noise
+    return max(1, min(10, score))
 
 
 def fake_answer(prompt: str, size: int = 0) -> str:
@@ -154,10 +162,11 @@ def _pairwise_reply(text: str, *, malformed: bool, first_shown: bool) -> str | N
     return None
 
 
-def _judge_reply(prompt: str, schema: dict | None, malformed: bool) -> str:
+def _judge_reply(prompt: str, schema: dict | None, malformed: bool, *, seed: Any = None,
+                 noise: int = 0) -> str:
     match = _ANSWER_RE.search(prompt)
     answer = match.group(1) if match else prompt
-    score = fake_score(answer)
+    score = fake_score(answer, seed, noise)
     if schema is not None:
         names = [k for k in schema.get("properties", {}) if k not in ("评价", "综合得分")]
     else:
@@ -345,7 +354,8 @@ class _Server(ThreadingHTTPServer):
         elif is_judge:
             first_user = next(str(m.get("content", "")) for m in messages
                               if m.get("role") == "user")
-            text = _judge_reply(first_user, schema, fault < cfg.malformed_rate)
+            text = _judge_reply(first_user, schema, fault < cfg.malformed_rate,
+                                seed=request.get("seed"), noise=cfg.judge_noise)
         else:
             text = "" if fault < cfg.empty_rate else fake_answer(text_in, cfg.answer_bytes)
         with self.lock:
@@ -459,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     for f in fields(FaultConfig):
         kind = (int if f.name in ("max_concurrent", "answer_bytes", "seed", "batch_expire",
+                                  "judge_noise",
                                   "batch_max_requests")
                 else str if f.name == "reasoning" else float)
         if f.name == "retry_after_http_date":

@@ -14,6 +14,13 @@ models into one matrix product ``(W @ (S*ok).T) / (W @ ok.T)``.
 A replicate where a model has no ok score in a category (possible when it failed most of
 that category) is NaN for that category and the groups that contain it; interval functions
 ignore NaN replicates (``numpy.nanquantile``).
+
+Repeated judgments (a frame from :func:`alignbench_utils.analysis.panels.reduce_samples`, whose
+``sample_scores`` hold each item's ok samples) add a second level: in every replicate each
+item's samples are resampled with replacement and reduced again (``sample_reduce``: mean or
+median), so the judge's sampling noise enters the interval. Those draws come after the
+question draws, from ``default_rng([seed, 1])``, so the question resamples stay those of a
+frame without samples.
 """
 
 from __future__ import annotations
@@ -125,9 +132,45 @@ def _jackknife(matrix: ScoreMatrix, full: np.ndarray) -> np.ndarray:
     return combine_categories(cats)
 
 
+def _sample_array(frame: pd.DataFrame, matrix: ScoreMatrix) -> np.ndarray | None:
+    """(n_models, n_questions, k) ok sample scores, NaN-padded, when some item of the frame
+    has two or more (``sample_scores``); else None."""
+    if "sample_scores" not in frame.columns:
+        return None
+    lists = [v if isinstance(v, list) else [] for v in frame["sample_scores"]]
+    k = max(map(len, lists), default=0)
+    if k < 2:
+        return None
+    ok = frame["status"].eq("ok").to_numpy()
+    row = pd.Index(matrix.models).get_indexer(frame["model"])
+    col = pd.Index(matrix.question_ids).get_indexer(frame["question_id"])
+    out = np.full((*matrix.scores.shape, k), np.nan)
+    for r, c, values, good in zip(row, col, lists, ok):
+        if good and values:
+            out[r, c, :len(values)] = values
+    return out
+
+
+def _resampled_scores(samples: np.ndarray, n_boot: int, rng: np.random.Generator,
+                      reduce: str, chunk: int = 64) -> Iterator[tuple[slice, np.ndarray]]:
+    """Per block of replicates, every item's score after resampling its own samples with
+    replacement: ``(replicate slice, scores (block, n_models, n_questions))``."""
+    counts = (~np.isnan(samples)).sum(axis=-1)
+    slots = np.arange(samples.shape[-1]) < counts[..., None]
+    func = np.nanmedian if reduce == "median" else np.nanmean
+    for start in range(0, n_boot, chunk):
+        size = min(chunk, n_boot - start)
+        idx = (rng.random((size, *samples.shape)) * counts[..., None]).astype(int)
+        drawn = np.take_along_axis(samples[None], np.minimum(idx, samples.shape[-1] - 1), -1)
+        with warnings.catch_warnings():  # items without ok samples stay NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            yield slice(start, start + size), func(np.where(slots, drawn, np.nan), axis=-1)
+
+
 def bootstrap_replicates(frame: pd.DataFrame, *, n_boot: int = 10_000,
                          seed: int = 0) -> BootstrapResult:
-    """Stratified paired bootstrap replicates of all 11 metrics for every model.
+    """Stratified paired bootstrap replicates of all 11 metrics for every model (with
+    repeated judgments, samples are resampled within items too: see the module docstring).
 
     >>> f = pd.DataFrame({"model": "m", "question_id": range(16), "status": "ok",
     ...                   "category": [c for c in CATEGORIES for _ in (0, 1)],
@@ -144,9 +187,21 @@ def bootstrap_replicates(frame: pd.DataFrame, *, n_boot: int = 10_000,
     okf = ok.astype(float)
     rng = np.random.default_rng(seed)
     cats = np.full((n_boot, len(matrix.models), len(CATEGORIES)), np.nan)
-    for c, sl, weights in stratified_weights(matrix.slices, n_boot, rng):
+    samples = _sample_array(frame, matrix)
+    draws = list(stratified_weights(matrix.slices, n_boot, rng))
+    for c, sl, weights in draws if samples is None else ():
         with np.errstate(invalid="ignore", divide="ignore"):
             cats[:, :, c] = (weights @ filled[:, sl].T) / (weights @ okf[:, sl].T)
+    if samples is not None:
+        reduce = str(frame["sample_reduce"].iloc[0]) if "sample_reduce" in frame else "mean"
+        for block, scores in _resampled_scores(samples, n_boot, np.random.default_rng([seed, 1]),
+                                               reduce):
+            scores = np.where(ok, scores, 0.0)
+            for c, sl, weights in draws:
+                w = weights[block]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    cats[block, :, c] = (np.einsum("bq,bmq->bm", w, scores[:, :, sl])
+                                         / (w @ okf[:, sl].T))
     full = category_means(matrix)
     return BootstrapResult(
         models=matrix.models, metrics=METRICS, estimates=combine_categories(full),

@@ -19,7 +19,7 @@ from alignbench_utils.analysis.stats.matrix import METRICS
 from alignbench_utils.taxonomy import CATEGORIES, OVERALL_COL
 
 __all__ = ["expected_game_scores", "interval_coverage", "synthetic_comparisons",
-           "synthetic_frame"]
+           "synthetic_frame", "synthetic_judge_samples"]
 
 
 def synthetic_frame(model_means: Sequence[float], sizes: Mapping[str, int], *, sd: float = 1.5,
@@ -171,3 +171,44 @@ def synthetic_comparisons(strengths: Sequence[float], sizes: Mapping[str, int], 
             "winner": np.where(failed, None, np.array(["a", "tie", "b"])[np.minimum(pick, 2)]),
             "len_a": lengths[a, q].astype(int), "len_b": lengths[b, q].astype(int)}))
     return pd.concat(frames, ignore_index=True)
+
+
+def synthetic_judge_samples(model_means: Mapping[str, float], judges: Mapping[str, float], *,
+                            per_category: int = 10, samples: int = 3,
+                            length_slope: Mapping[str, float] | None = None,
+                            self_bonus: Mapping[str, float] | None = None,
+                            families: Mapping[str, str] | None = None, sample_sd: float = 1.0,
+                            question_sd: float = 1.0, seed: int = 0) -> pd.DataFrame:
+    """A sample frame (one row per judge × model × question × sample) with planted judge
+    effects, to check that the reliability and bias statistics recover them.
+
+    Score = model mean + question effect + judge leniency (``judges``: name → offset)
+    + ``length_slope[judge]`` per 100 characters of answer (lengths vary by answer, 100 to
+    1,100 characters) + ``self_bonus[judge]`` on answers of models of the judge's family
+    (``families``: model and judge names → family) + sample noise (``sample_sd``), rounded to
+    a whole point in 1-10 as a judge writes it.
+
+    >>> f = synthetic_judge_samples({"a": 5, "b": 7}, {"j": 0.0}, per_category=1, samples=2)
+    >>> len(f), sorted(f.columns)[:4], int(f["score"].between(1, 10).all())
+    (32, ['answer', 'category', 'dimensions', 'judge'], 1)
+    """
+    rng = np.random.default_rng(seed)
+    slope, bonus, family = dict(length_slope or {}), dict(self_bonus or {}), dict(families or {})
+    questions = [(c, i) for c in CATEGORIES for i in range(per_category)]
+    difficulty = rng.normal(0.0, question_sd, len(questions))
+    lengths = rng.integers(100, 1100, (len(model_means), len(questions)))
+    rows = []
+    for m, (model, mean) in enumerate(model_means.items()):
+        for q, (category, _) in enumerate(questions):
+            answer = "字" * int(lengths[m, q])
+            for judge, leniency in judges.items():
+                own = family.get(judge) is not None and family.get(judge) == family.get(model)
+                base = (mean + difficulty[q] + leniency + slope.get(judge, 0.0) * lengths[m, q]
+                        / 100 + (bonus.get(judge, 0.0) if own else 0.0))
+                noise = rng.normal(0.0, sample_sd, samples)
+                for k in range(samples):
+                    rows.append({"judge": judge, "model": model, "question_id": q,
+                                 "category": category, "sample": k, "status": "ok",
+                                 "score": float(np.clip(np.round(base + noise[k]), 1, 10)),
+                                 "answer": answer, "dimensions": {}})
+    return pd.DataFrame(rows)

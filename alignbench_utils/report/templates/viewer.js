@@ -99,7 +99,9 @@
 
   // ---------- row identity, partners ----------
   const kindOf = (i) => value("kind", i) || "pointwise";
-  const keyOf = (i) => KINDS[kindOf(i)].key.map((name) => value(name, i)).join("|");
+  // A repeated judgment (sample > 0) adds its number, so sample 0 keeps the older links.
+  const keyOf = (i) => KINDS[kindOf(i)].key.map((name) => value(name, i))
+    .concat(value("sample", i) > 0 ? [value("sample", i)] : []).join("|");
   let rowByKey = null;
   function findRow(key) {
     if (!rowByKey) { rowByKey = new Map(); for (let i = 0; i < N; i++) rowByKey.set(keyOf(i), i); }
