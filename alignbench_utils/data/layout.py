@@ -141,6 +141,8 @@ class RunLayout:
     def stage_dirs(self) -> dict[str, Path]:
         """Every folder of the run's records, by stage (what the run has spent)."""
         return {stage: self.run_dir / name for stage, name in STAGE_DIRS.items()}
+
+    @property
     def judging_file(self) -> Path:
         """How the run's judgments combine: the sample reduction and the judge panels
         (written from the run YAML; read by every table through ``run_judgments_frame``)."""
