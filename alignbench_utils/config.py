@@ -31,12 +31,15 @@ from alignbench_utils.taxonomy import CATEGORIES
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
+    "FIGURE_FORMATS",
+    "FIGURE_WIDTHS",
     "LOCAL",
     "REFERENCE",
     "AgreementSpec",
     "ConfigError",
     "DatasetSpec",
     "EndpointSettings",
+    "FiguresSpec",
     "JudgeEvalSpec",
     "JudgeSpec",
     "LocalSpec",
@@ -48,6 +51,7 @@ __all__ = [
     "RunConfig",
     "Sampling",
     "StatisticsSpec",
+    "TablesSpec",
     "check_endpoint_settings",
     "load_config",
     "parse_config",
@@ -57,6 +61,8 @@ __all__ = [
 LOCAL = "local"  # base_url: start the embedded local model server for this endpoint
 REFERENCE = "reference"  # base_url: the reference control (the questions' reference answers)
 DEFAULT_CONCURRENCY = 8  # requests in flight per endpoint
+FIGURE_WIDTHS = {"column": 3.3, "page": 6.8}  # inches: a paper's column and its text width
+FIGURE_FORMATS = ("pdf", "svg", "png")  # files a figure can be written as
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -157,6 +163,23 @@ class StatisticsSpec:
 
 
 @dataclass
+class FiguresSpec:
+    """Print size and files of every figure: ``column`` (3.3 in) or ``page`` (6.8 in) wide
+    (:data:`FIGURE_WIDTHS`), text at least 7 pt at that size; any of :data:`FIGURE_FORMATS`."""
+
+    width: Literal["column", "page"] = "page"
+    formats: list[str] = field(default_factory=lambda: ["pdf", "svg", "png"])
+
+
+@dataclass
+class TablesSpec:
+    """The paper tables (CSV, Markdown, LaTeX): English column names, decimals."""
+
+    english: bool = False  # 总分 → Overall, 数学计算 → Math, ...
+    decimals: int = 2
+
+
+@dataclass
 class AgreementSpec:
     """Inputs of the agreement notebook: human labels and/or a second judge."""
 
@@ -232,6 +255,8 @@ class RunConfig:
     dataset: DatasetSpec = field(default_factory=DatasetSpec)
     concurrency: int = DEFAULT_CONCURRENCY
     statistics: StatisticsSpec = field(default_factory=StatisticsSpec)
+    figures: FiguresSpec = field(default_factory=FiguresSpec)
+    tables: TablesSpec = field(default_factory=TablesSpec)
     agreement: AgreementSpec = field(default_factory=AgreementSpec)
     local: LocalSpec = field(default_factory=LocalSpec)
     output: OutputSpec = field(default_factory=OutputSpec)
@@ -556,6 +581,7 @@ def _check_run(checker: _Checker, cfg: RunConfig, *, check_env: bool) -> None:
         checker.fail(("statistics", "n_boot"), "must be >= 1")
     if not 0 < cfg.statistics.level < 1:
         checker.fail(("statistics", "level"), "must be between 0 and 1, e.g. 0.95")
+    _check_outputs(checker, cfg)
     judges = list(dict.fromkeys([j.name for j in cfg.judges]
                                 + [cfg.judge_identity(j) for j in cfg.judges]))
     second = cfg.agreement.second_judge
@@ -582,6 +608,18 @@ def _check_panels(checker: _Checker, cfg: RunConfig) -> None:
                              f"{name!r} is not one of the judges {judges}")
         if len(set(panel.judges)) < 2 or len(set(panel.judges)) != len(panel.judges):
             checker.fail((*path, "judges"), "needs two or more distinct judges")
+
+
+def _check_outputs(checker: _Checker, cfg: RunConfig) -> None:
+    formats = cfg.figures.formats
+    if not formats:
+        checker.fail(("figures", "formats"), f"needs at least one of {', '.join(FIGURE_FORMATS)}")
+    for index, fmt in enumerate(formats):
+        if fmt not in FIGURE_FORMATS:
+            checker.fail(("figures", "formats", index),
+                         f"unknown format {fmt!r}; allowed: {', '.join(FIGURE_FORMATS)}")
+    if not 0 <= cfg.tables.decimals <= 6:
+        checker.fail(("tables", "decimals"), "must be between 0 and 6")
 
 
 def _check_pairwise(checker: _Checker, cfg: RunConfig) -> None:

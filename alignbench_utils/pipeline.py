@@ -95,6 +95,11 @@ def _judge_eval_parameters(config: RunConfig, local: Any | None) -> dict[str, An
             "seed": st.seed}
 
 
+def _reference_models(config: RunConfig) -> list[str]:
+    """The run's reference controls (grey and dashed in figures, left out of worst answers)."""
+    return [m.name for m in config.models if m.base_url == REFERENCE]
+
+
 def _pairwise_parameters(config: RunConfig, local: Any | None) -> dict[str, Any]:
     spec, judge, st = config.pairwise, config.pairwise_judge, config.statistics
     assert spec is not None and judge is not None
@@ -103,7 +108,9 @@ def _pairwise_parameters(config: RunConfig, local: Any | None) -> dict[str, Any]
             "baseline": spec.baseline, "protocol": spec.protocol,
             "inconsistent": spec.inconsistent, "orders": spec.orders or "",
             "pointwise_judge": config.primary_judge, "concurrency": config.concurrency,
-            "n_boot": st.n_boot, "level": st.level, "seed": st.seed}
+            "n_boot": st.n_boot, "level": st.level, "seed": st.seed,
+            "figure_width": config.figures.width, "figure_formats": config.figures.formats,
+            "reference_models": _reference_models(config)}
 
 
 def _judges_parameters(config: RunConfig) -> dict[str, Any]:
@@ -136,6 +143,9 @@ def notebook_parameters(config: RunConfig, local: Any | None = None) -> dict[str
     judge = config.primary_judge
     second = config.second_judge or ""
     statistics = {"n_boot": st.n_boot, "level": st.level, "seed": st.seed}
+    reference = _reference_models(config)
+    figures = {"figure_width": config.figures.width, "figure_formats": config.figures.formats,
+               "reference_models": reference}
     optional = ({JUDGE_EVAL_NOTEBOOK: _judge_eval_parameters(config, local)}
                 if config.judge_eval is not None else {})
     if config.pairwise is not None:
@@ -152,12 +162,12 @@ def notebook_parameters(config: RunConfig, local: Any | None = None) -> dict[str
                      "concurrency": config.concurrency},
         "03_aggregate": {"run_dir": run_dir, "judge": judge},
         "04_analysis": {"run_dir": run_dir, "judge": judge, "correction": st.correction,
-                        **statistics},
+                        **statistics, **figures, "english": config.tables.english,
+                        "decimals": config.tables.decimals},
         "05_agreement": {"run_dir": run_dir, "judge": judge, "second_judge": second,
                          "human_labels": config.agreement.human_labels or "", **statistics},
-        "06_error_analysis": {"run_dir": run_dir, "judge": judge, "second_judge": second,
-                              "exclude_models": [m.name for m in config.models
-                                                 if m.base_url == REFERENCE]},
+        "06_error_analysis": {"run_dir": run_dir, "judge": judge, "exclude_models": reference,
+                              **figures},
         **optional,
     }
 

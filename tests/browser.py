@@ -7,6 +7,7 @@ errors and network requests.
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import json
 import os
@@ -153,6 +154,16 @@ class Tab:
         """Focus the first match and type ``text`` into it (as an input method would)."""
         self.evaluate(f"document.querySelector({json.dumps(selector)}).focus()")
         self.browser.send("Input.insertText", {"text": text}, session=self.session)
+
+    def screenshot(self, path: Path, width: int = 1280) -> Path:
+        """A PNG of the whole page (beyond the window) at ``width`` CSS pixels."""
+        height = self.evaluate("document.documentElement.scrollHeight")
+        shot = self.browser.send("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}},
+            session=self.session)
+        path.write_bytes(base64.b64decode(shot["data"]))
+        return path
 
     def _events(self) -> list[tuple[str, dict[str, Any]]]:
         return [(e.get("method"), e.get("params", {})) for e in self.browser.events

@@ -69,6 +69,8 @@ def test_valid_config_types_and_defaults(tmp_path):
     assert cfg.statistics.n_boot >= 1 and cfg.statistics.correction == "holm"
     assert not cfg.uses_local and cfg.second_judge is None
     assert "source_path" not in cfg.to_dict()
+    assert (cfg.figures.width, cfg.figures.formats) == ("page", ["pdf", "svg", "png"])
+    assert (cfg.tables.english, cfg.tables.decimals) == (False, 2)
 
 
 @pytest.mark.parametrize("old, new, field, line, words", [
@@ -84,6 +86,14 @@ def test_valid_config_types_and_defaults(tmp_path):
     ("    base_url: http://127.0.0.1:9/v1", ("    base_url: reference\n  - name: m\n"
      "    base_url: reference"), "models[1].name", 7, "duplicate name 'm'"),
     ("  - name: j\n", "  - name: j/../x\n", "judges[0].name", 12, "file name"),
+    ("judges:\n", "figures:\n  width: half\njudges:\n", "figures.width", 12,
+     "expected one of 'column', 'page'"),
+    ("judges:\n", "figures:\n  formats: [pdf, jpg]\njudges:\n", "figures.formats[1]", 12,
+     "unknown format 'jpg'; allowed: pdf, svg, png"),
+    ("judges:\n", "figures:\n  formats: []\njudges:\n", "figures.formats", 12,
+     "needs at least one of pdf, svg, png"),
+    ("judges:\n", "tables:\n  decimals: 9\njudges:\n", "tables.decimals", 12,
+     "between 0 and 6"),
 ])
 def test_errors_name_file_line_and_key_path(tmp_path, old, new, field, line, words):
     assert old in BASE

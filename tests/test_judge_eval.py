@@ -162,6 +162,10 @@ def test_notebook_07_on_a_tiny_input(tmp_path, fault_server):
     assert set(table["judge"]) == {"fake", "ChatGPT Vanilla_NoRules (published)",
                                    "gpt-3.5-turbo (published)", "PandaLM-7B (published)"}
     assert (table["n_items"] == 8).all()
+    tex = (tmp_path / "results" / "judge_eval.tex").read_text(encoding="utf-8")
+    assert r"\toprule" in tex and r"\bottomrule" in tex and "PandaLM-7B (published)" in tex
+    md = (tmp_path / "results" / "judge_eval.md").read_text(encoding="utf-8")
+    assert len(md.splitlines()) == 2 + len(table) and "nan" not in md.lower()
     for name in ("judge_position_bias", "judge_consistency"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 1000
     assert "parse_failed" in text and "orders_wrong" in text

@@ -4,6 +4,7 @@ or an unactionable message now gives the right result or a located error."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -315,4 +316,4 @@ def test_a_model_with_some_failed_answers_stays_in_every_table(tmp_path, fault_s
     assert int(board.loc["m1", "n_failed"]) >= failed_answers
     assert int(board.loc["m1", "n_ok"] + board.loc["m1", "n_failed"]) == 16
     index = (tmp_path / "reports" / "e2e" / "index.html").read_text(encoding="utf-8")
-    assert "Failures per model" in index and "<td>m1</td>" in index
+    assert "Failures per model" in index and re.search(r"<td[^>]*>m1</td>", index)

@@ -13,6 +13,7 @@ import pandas as pd
 import papermill
 import pytest
 from run_fixtures import judgment_records, write_human_labels, write_run, write_sampled_run
+from test_plots import pdf_facts
 
 from alignbench_utils.analysis import aggregate
 from alignbench_utils.analysis.panels import write_judging
@@ -33,13 +34,15 @@ PATHS = [NOTEBOOK_DIR / f"{name}.ipynb" for name in ALL_NOTEBOOKS]
 
 
 def outputs_text(path: Path) -> str:
-    """All text outputs of an executed notebook (streams, text/plain and text/html results)."""
+    """All text outputs of an executed notebook (streams, text/plain, text/markdown and
+    text/html results)."""
     nb = nbformat.read(str(path), as_version=4)
     parts = []
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
-            parts += [out.get("text", ""), data.get("text/plain", ""), data.get("text/html", "")]
+            parts += [out.get("text", ""), data.get("text/plain", ""), data.get("text/markdown", ""),
+                      data.get("text/html", "")]
     return "\n".join(parts)
 
 
@@ -69,6 +72,10 @@ def test_committed_notebook_is_clean(path):
 def test_parameters_are_typed_and_documented(path):
     params = papermill.inspect_notebook(str(path))
     assert params
+    cell = next(c for c in nbformat.read(str(path), as_version=4).cells
+                if "parameters" in c.metadata.get("tags", []))
+    assigned = [line.split(":")[0] for line in cell.source.splitlines() if line.strip()]
+    assert list(params) == assigned, "papermill could not read every parameter line"
     for name, info in params.items():
         assert info["inferred_type_name"] in {"str", "int", "float", "bool", "list", "dict"}, name
         assert len(info["help"]) > 10, f"{path.name}: parameter {name} lacks a # help comment"
@@ -126,40 +133,78 @@ def test_09_judges_reliability_bias_power_and_calibration(tmp_path):
 
 
 def test_03_aggregate_writes_results(run_dir):
-    executed = run_nb("03_aggregate", run_dir, judge="judge-a")
+    """Every judge is tabulated (judge column, primary first), with the official numbers."""
+    executed = run_nb("03_aggregate", run_dir, judge="judge-b")
     board = pd.read_csv(run_dir / "results" / "leaderboard.csv")
-    expected = aggregate.leaderboard(run_dir / "judgments", judge="judge-a")
-    assert list(board.columns) == list(expected.columns)
+    assert list(board["judge"].unique()) == ["judge-b", "judge-a"]
+    for judge in ("judge-a", "judge-b"):
+        expected = aggregate.leaderboard(run_dir / "judgments", judge=judge)
+        own = board[board["judge"] == judge].drop(columns="judge").reset_index(drop=True)
+        assert list(own.columns) == list(expected.columns)
+        pd.testing.assert_frame_equal(own, expected, check_dtype=False)
+        assert own["n_failed"].sum() == 2
     assert {"n_ok", "n_failed", "总分", "中文推理", "中文语言"} <= set(board.columns)
-    pd.testing.assert_frame_equal(board, expected, check_dtype=False)
-    assert board["n_failed"].sum() == 2
     for name in ("leaderboard.xlsx", "dimensions.csv", "failures.csv", "leaderboard_legacy.csv"):
         assert (run_dir / "results" / name).is_file(), name
     text = outputs_text(executed)
-    assert "leaderboard by judge-a" in text and "parse_failed" in text
+    assert "judges: judge-b, judge-a (primary: judge-b)" in text and "parse_failed" in text
+    assert "NaN" not in text and "None" not in text
     assert not stderr_text(executed)
 
 
-def test_04_analysis_writes_statistics_and_figures(run_dir):
-    executed = run_nb("04_analysis", run_dir, judge="judge-a", n_boot=200, seed=1)
-    for name in ("leaderboard", "category_heatmap", "radar", "score_distributions",
-                 "paired_forest", "dimension_heatmap", "failures"):
-        for ext in ("png", "svg"):
-            assert (run_dir / "figures" / f"{name}.{ext}").stat().st_size > 1000, (name, ext)
-    ci = pd.read_csv(run_dir / "results" / "bootstrap_ci.csv")
-    assert set(ci["model"]) == {"strong", "weak", "reference"}
-    assert (ci["lower"] <= ci["estimate"] + 1e-9).all() and (ci["estimate"] <= ci["upper"] + 1e-9).all()
-    comparisons = pd.read_csv(run_dir / "results" / "comparisons.csv")
-    assert len(comparisons) == 3 and {"p_adjusted", "significant"} <= set(comparisons.columns)
-    for name in ("category_tests.csv", "tiers.csv", "mixed_effects.csv"):
-        assert len(pd.read_csv(run_dir / "results" / name)) > 0, name
-    assert "200 bootstrap resamples" in outputs_text(executed)
-    provenance = json.loads((run_dir / "results" / "statistics_provenance.json").read_text())
-    assert provenance["settings"] == {"judge": "judge-a", "n_boot": 200, "level": 0.95,
-                                      "correction": "holm", "seed": 1}
+def test_04_analysis_writes_statistics_and_figures_for_every_judge(run_dir):
+    """Two judges: each gets its tables (paper leaderboard with a CI for every model, in CSV,
+    Markdown and booktabs LaTeX) and figures (PDF at column width) under its own name; the
+    judges are compared."""
+    executed = run_nb("04_analysis", run_dir, judge="judge-a", n_boot=200, seed=1,
+                      figure_width="column", english=True, decimals=1)
+    results, figures = run_dir / "results", run_dir / "figures"
+    for judge in ("judge-a", "judge-b"):
+        for name in ("leaderboard", "category_ci", "category_heatmap", "radar",
+                     "score_distributions", "paired_forest", "dimension_heatmap"):
+            for ext in ("pdf", "png", "svg"):
+                assert (figures / f"{name}__{judge}.{ext}").stat().st_size > 1000, (name, ext)
+            inches, _ = pdf_facts(figures / f"{name}__{judge}.pdf")
+            assert inches <= 3.32, (name, inches)
+        ci = pd.read_csv(results / f"bootstrap_ci__{judge}.csv")
+        assert set(ci["model"]) == {"strong", "weak", "reference"}
+        assert (ci["lower"] <= ci["estimate"] + 1e-9).all()
+        assert (ci["estimate"] <= ci["upper"] + 1e-9).all()
+        paper = pd.read_csv(results / f"leaderboard_ci__{judge}.csv")
+        overall = ci[ci["metric"] == "总分"].set_index("model")
+        assert list(paper["Model"]) == list(overall["estimate"].sort_values(ascending=False).index)
+        assert {"Rank", "Tier", "Overall", "Reasoning", "Language", "Math", "Professional",
+                "n_ok", "n_failed"} <= set(paper.columns)
+        best = overall.loc[paper["Model"].iloc[0]]
+        assert paper["Overall"].iloc[0] == (f"{best['estimate']:.1f} [{best['lower']:.1f}, "
+                                            f"{best['upper']:.1f}]")
+        assert paper["Overall"].str.fullmatch(r"\d+\.\d \[\d+\.\d, \d+\.\d\]").all()
+        tex = (results / f"leaderboard_ci__{judge}.tex").read_text(encoding="utf-8")
+        assert all(rule in tex for rule in ("\\toprule", "\\midrule", "\\bottomrule"))
+        assert f"judge {judge}" in tex
+        md = (results / f"leaderboard_ci__{judge}.md").read_text(encoding="utf-8")
+        assert md.count("\n") == 2 + len(paper) and "| Overall" in md
+        comparisons = pd.read_csv(results / f"comparisons__{judge}.csv")
+        assert len(comparisons) == 3 and {"p_adjusted", "significant"} <= set(comparisons.columns)
+        for name in ("category_tests", "tiers", "mixed_effects"):
+            assert len(pd.read_csv(results / f"{name}__{judge}.csv")) > 0, name
+    assert (figures / "failures.pdf").is_file()
+    side = pd.read_csv(results / "judges_leaderboards.csv")
+    assert {"总分 · judge-a", "总分 · judge-b", "rank · judge-b"} <= set(side.columns)
+    agreement = pd.read_csv(results / "judges_ranking_agreement.csv")
+    assert agreement[["judge_a", "judge_b"]].values.tolist() == [["judge-a", "judge-b"]]
+    assert -1 <= agreement["lower"].iloc[0] <= agreement["tau"].iloc[0] <= agreement["upper"].iloc[0]
+    confusion = pd.read_csv(results / "judge_confusion__judge-a__vs__judge-b.csv", index_col=0)
+    assert confusion.shape == (10, 10)
+    assert (figures / "judge_confusion__judge-a__vs__judge-b.pdf").is_file()
+    text = outputs_text(executed)
+    assert "200 bootstrap resamples" in text and "NaN" not in text
+    provenance = json.loads((results / "statistics_provenance.json").read_text())
+    assert provenance["settings"] == {"judges": ["judge-a", "judge-b"], "n_boot": 200,
+                                      "level": 0.95, "correction": "holm", "seed": 1}
     nb = nbformat.read(str(executed), as_version=4)
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-    assert len(images) >= 7
+    assert len(images) >= 2 * 7 + 2
     assert not stderr_text(executed)
 
 
@@ -191,15 +236,18 @@ def test_05_agreement_says_so_plainly_without_inputs(tmp_path):
 
 
 def test_06_error_analysis(run_dir):
-    executed = run_nb("06_error_analysis", run_dir, judge="judge-a", second_judge="judge-b",
-                      n_worst=1)
+    """Every judge's failures and length figure; each pair's disagreements, linked to the
+    viewer."""
+    executed = run_nb("06_error_analysis", run_dir, judge="judge-a", n_worst=1)
     text = outputs_text(executed)
-    assert "2 failed judgments" in text
+    assert "4 failed judgments" in text  # two per judge
     assert "The judge rambled" in text  # raw text of the parse failure
     assert "&lt;b&gt;要点" in text and "<b>要点" not in text  # answers shown as text, not HTML
-    assert "answers scored ok by both judges" in text
+    assert "judge-a vs judge-b" in text
+    assert 'href="viewer.html?item=judge-a%7C' in text and "side=judge%3Ajudge-b" in text
     assert "spearman(score, length)" in text
-    assert (run_dir / "figures" / "score_vs_length.png").is_file()
+    for judge in ("judge-a", "judge-b"):
+        assert (run_dir / "figures" / f"score_vs_length__{judge}.pdf").is_file()
 
 
 def test_01_and_02_against_the_fault_server(tmp_path, fault_server):

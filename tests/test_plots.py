@@ -1,8 +1,12 @@
-"""Figures: every one draws with Chinese labels fully rendered and saves PNG + SVG at 300 dpi."""
+"""Figures: every one draws with Chinese labels fully rendered, at print size (column and page
+width, text >= 7 pt, no colliding tick labels), with one colour per model across figures, and
+saves PDF (fonts embedded, <= 7 in wide), SVG and PNG at 300 dpi."""
 
 from __future__ import annotations
 
+import re
 import warnings
+import zlib
 
 import matplotlib
 
@@ -14,7 +18,7 @@ from matplotlib.ft2font import FT2Font
 from PIL import Image
 from run_fixtures import judgment_records
 
-from alignbench_utils.analysis import aggregate, plots, stats
+from alignbench_utils.analysis import aggregate, cross_judge, plots, stats
 from alignbench_utils.taxonomy import (
     CATEGORIES,
     LANGUAGE_COL,
@@ -34,8 +38,14 @@ def tables():
         "comparisons": stats.compare_models(frame, n_boot=200, seed=0),
         "dimensions": aggregate.dimension_means(frame),
         "failures": aggregate.failure_table(frame),
+        "confusion": cross_judge.score_confusion(two_judges(), ("judge-a", "judge-b")),
         **pairwise_tables(),
     }
+
+
+def two_judges():
+    return aggregate.judgments_frame(judgment_records("judge-a", per_category=3)
+                                     + judgment_records("judge-b", per_category=3, seed=1))
 
 
 def pairwise_tables() -> dict:
@@ -63,6 +73,8 @@ def test_cjk_font_has_every_label_glyph():
 
 FIGURES = {
     "leaderboard": lambda t: plots.plot_leaderboard(t["ci"]),
+    "category_ci": lambda t: plots.plot_category_ci(t["ci"]),
+    "judge_confusion": lambda t: plots.plot_judge_confusion(t["confusion"], ("judge-a", "judge-b")),
     "category_heatmap": lambda t: plots.plot_category_heatmap(t["leaderboard"]),
     "radar": lambda t: plots.plot_radar(t["leaderboard"]),
     "score_distributions": lambda t: plots.plot_score_distributions(t["frame"]),
@@ -76,22 +88,88 @@ FIGURES = {
 }
 
 
+def pdf_facts(path) -> tuple[float, bytes]:
+    """Width in inches (MediaBox) and the decompressed object streams of a PDF."""
+    data = path.read_bytes()
+    box = re.search(rb"/MediaBox \[\s*([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+)", data)
+    streams = [zlib.decompress(m) for m in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data,
+                                                      re.DOTALL) if m[:1] == b"x"]
+    return (float(box.group(3)) - float(box.group(1))) / 72, data + b"".join(streams)
+
+
+def tick_label_collisions(fig) -> list[tuple[str, str]]:
+    """Pairs of visible tick labels, within one axes, whose rendered boxes overlap."""
+    renderer = fig.canvas.get_renderer()
+    pairs = []
+    for ax in fig.axes:
+        for labels in (ax.get_xticklabels(), ax.get_yticklabels()):
+            shown = [t for t in labels if t.get_visible() and t.get_text()]
+            boxes = [t.get_window_extent(renderer) for t in shown]
+            pairs += [(shown[i].get_text(), shown[j].get_text())
+                      for i in range(len(boxes)) for j in range(i + 1, len(boxes))
+                      if boxes[i].overlaps(boxes[j])]
+    return pairs
+
+
+@pytest.mark.parametrize("width", ["column", "page"])
 @pytest.mark.parametrize("name", sorted(FIGURES))
-def test_figure_draws_without_missing_glyphs_and_saves(tables, tmp_path, name):
-    plots.use_style()
+def test_figure_is_print_ready_and_saves(tables, tmp_path, name, width):
+    plots.use_style(width)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fig = FIGURES[name](tables)
         fig.canvas.draw()
         paths = plots.save_figure(fig, tmp_path, name)
-    plt.close(fig)
     glyph = [str(w.message) for w in caught if "missing from font" in str(w.message)]
     assert not glyph, glyph
-    assert [p.name for p in paths] == [f"{name}.png", f"{name}.svg"]
-    dpi = Image.open(paths[0]).info["dpi"]
+    assert not tick_label_collisions(fig), tick_label_collisions(fig)
+    small = {(t.get_text(), t.get_fontsize()) for t in fig.findobj(matplotlib.text.Text)
+             if t.get_visible() and t.get_text().strip() and t.get_fontsize() < 7}
+    assert not small, small
+    plt.close(fig)
+    assert [p.name for p in paths] == [f"{name}.pdf", f"{name}.svg", f"{name}.png"]
+    inches, pdf = pdf_facts(paths[0])
+    limit = {"column": 3.3, "page": 6.8}[width] + 0.02  # print width, rounding
+    assert inches <= limit, (name, width, inches)
+    assert b"/FontFile2" in pdf and b"WenQuanYi" in pdf  # TrueType, CJK font embedded
+    assert b"/Type3" not in pdf
+    dpi = Image.open(paths[2]).info["dpi"]
     assert round(dpi[0]) == 300
     svg = paths[1].read_text(encoding="utf-8")
     assert svg.lstrip().startswith("<?xml") and "<path" in svg
+
+
+def test_a_model_keeps_its_colour_and_place_in_every_figure(tables):
+    """The run's order (best 总分 first) fixes each model's colour; the reference control is
+    grey and dashed wherever it appears."""
+    order = plots.model_order(tables["leaderboard"])
+    plots.use_style("column", models=order, reference=["reference"])
+    expected = {m: plots.model_color(m) for m in order}
+    assert expected["reference"] == plots.REFERENCE_COLOR
+    others = [c for m, c in expected.items() if m != "reference"]
+    assert len(set(others)) == len(others) and set(others) <= set(plots.OKABE_ITO)
+    to_hex = matplotlib.colors.to_hex
+    lb = plots.plot_leaderboard(tables["ci"])
+    labels = [t.get_text() for t in lb.axes[0].get_yticklabels()]
+    assert labels == order
+    seen_lb = {to_hex(line.get_color()) for line in lb.axes[0].lines if line.get_xdata().size}
+    assert {to_hex(c) for c in expected.values()} <= seen_lb
+    cat = plots.plot_category_ci(tables["ci"])
+    legend = cat.legends[0]
+    colours = {t.get_text(): to_hex(h.lines[0].get_color() if hasattr(h, "lines") else
+                                    h.get_color()) for t, h in zip(legend.get_texts(),
+                                                                   legend.legend_handles)}
+    assert colours == {m: to_hex(c) for m, c in expected.items()}
+    radar = plots.plot_radar(tables["leaderboard"])
+    titles = {ax.get_title(): ax for ax in radar.axes if ax.get_visible()}
+    assert list(titles) == order
+    for model, ax in titles.items():
+        line = next(line for line in ax.lines if to_hex(line.get_color()) != to_hex("0.8"))
+        assert to_hex(line.get_color()) == to_hex(expected[model])
+        assert (line.get_linestyle() == "--") == (model == "reference")
+    heat = plots.plot_category_heatmap(tables["leaderboard"])
+    assert [t.get_text() for t in heat.axes[0].get_yticklabels()] == order
+    plt.close("all")
 
 
 def test_figures_show_the_data(tables):
@@ -102,7 +180,7 @@ def test_figures_show_the_data(tables):
     assert f"{first['数学计算']:.2f}" in texts and f"{first[OVERALL_COL]:.2f}" in texts
     radar = plots.plot_radar(tables["leaderboard"])
     assert [t.get_text() for t in radar.axes[0].get_xticklabels()] == list(CATEGORIES)
-    assert len(radar.axes[0].get_lines()) == len(tables["leaderboard"])
+    assert len(radar.axes[0].get_lines()) == len(tables["leaderboard"])  # its own + the others
     forest = plots.plot_paired_forest(tables["comparisons"])
     n_pairs = int((tables["comparisons"]["metric"] == OVERALL_COL).sum())
     assert len(forest.axes[0].get_yticklabels()) == n_pairs

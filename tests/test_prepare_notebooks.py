@@ -83,13 +83,14 @@ def test_prepared_03_to_06_read_the_run(tmp_path, monkeypatch, lab_kernel, capsy
     assert not list((run_dir / "notebooks").glob("*.ipynb"))  # not taken for executed ones
 
     text = execute(prepared / "03_aggregate.ipynb")
-    assert "leaderboard by judge-a" in text and "3 models" in text
+    assert "judges: judge-a, judge-b (primary: judge-a)" in text and "3 models" in text
     board = pd.read_csv(run_dir / "results" / "leaderboard.csv")
     assert set(board["模型"]) == {"strong", "weak", "reference"}
 
     text = execute(prepared / "04_analysis.ipynb")
-    assert "judge judge-a: 3 models, 200 bootstrap resamples" in text and "seed 1" in text
-    assert (run_dir / "figures" / "radar.png").is_file()
+    assert "judges judge-a, judge-b: 3 models, 200 bootstrap resamples" in text
+    assert "seed 1" in text
+    assert (run_dir / "figures" / "radar__judge-b.pdf").is_file()
 
     text = execute(prepared / "05_agreement.ipynb")
     assert f"human labels: {tmp_path / 'human.csv'}" in text  # made absolute
@@ -99,7 +100,7 @@ def test_prepared_03_to_06_read_the_run(tmp_path, monkeypatch, lab_kernel, capsy
 
     path = prepared / "06_error_analysis.ipynb"
     text = execute(path)
-    assert "2 failed judgments" in text and "answers scored ok by both judges" in text
+    assert "4 failed judgments" in text and "judge-a vs judge-b" in text
     assert not stderr_text(path)
     assert not (prepared / "runs").exists() and not (tmp_path / PLACEHOLDER).exists()
 

@@ -55,9 +55,9 @@ def worst_answers(frame: pd.DataFrame, *, n_worst: int,
 
 
 def failed_judgments(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every judgment not ok, with its reason and raw output."""
-    return frame[~frame["status"].eq("ok")][["model", "question_id", "category", "status",
-                                              "error", "judgment"]]
+    """Every judgment not ok (of every judge in ``frame``), with its reason and raw output."""
+    return frame[~frame["status"].eq("ok")][["judge", "model", "question_id", "category",
+                                              "status", "error", "judgment"]]
 
 
 def judge_disagreements(frame: pd.DataFrame, other: pd.DataFrame, *,

@@ -13,7 +13,9 @@ others (the report's index) under the same name.
     runs/<run>/comparisons/<judge>/<protocol>/<model_a>__<model_b>.jsonl
                                                   pairwise records comparing two models' answers
     runs/<run>/results/<table>.csv                tables, provenance
-    runs/<run>/figures/<figure>.png|svg           figures
+    runs/<run>/results/<table>__<judge>.csv|md|tex   one judge's tables (paper formats)
+    runs/<run>/figures/<figure>.png|svg|pdf       figures
+    runs/<run>/figures/<figure>__<judge>.pdf|...  one judge's figures
     runs/<run>/notebooks/<notebook>.ipynb         executed notebooks (prepared/ beside them)
     runs/<run>/logs/                              server and run logs
     runs/<run>/judging.json                       how samples and judge panels combine
@@ -28,28 +30,43 @@ from pathlib import Path
 
 from alignbench_utils.protocols.base import DEFAULT_PROTOCOL, canonical_protocol
 
-__all__ = ["FIGURES", "STAGE_DIRS", "RunLayout", "judge_folder", "pairwise_file", "run_root"]
+__all__ = ["FIGURES", "JUDGE_FIGURES", "STAGE_DIRS", "RunLayout", "file_safe", "judge_folder",
+           "pairwise_file", "run_root"]
 
 # The folders of a run that hold records, by the stage that writes them (spend, budget, lock).
 STAGE_DIRS: dict[str, str] = {"generate": "answers", "judge": "judgments",
                               "judge_eval": "judge_eval", "pairwise": "comparisons"}
 
-# The figures of a run (name → caption), in the order the report's index shows them.
+# The figures of a whole run (name → caption), in the order the report's index shows them
+# (every judge's own figures are JUDGE_FIGURES).
 FIGURES: dict[str, str] = {
-    "leaderboard": "Leaderboard with bootstrap confidence intervals",
-    "category_heatmap": "Mean score per model and category",
-    "radar": "Category radar (as in the AlignBench paper)",
-    "paired_forest": "Paired model differences in 总分",
-    "score_distributions": "Score distributions per category",
-    "dimension_heatmap": "Mean score per judge dimension",
-    "failures": "Failed judgments",
-    "score_vs_length": "Score against answer length",
+    "failures": "Failed judgments of every judge",
     "pairwise_ratings": "Pairwise leaderboard: Bradley-Terry ratings with bootstrap CIs",
     "pairwise_win_rates": "Win rate against the baseline per model and category",
     "pairwise_length_control": "Raw and length-controlled win rates",
     "judge_power": "Smallest detectable 总分 difference and questions needed (80% power, 5% level)",
     "judge_calibration": "One judge's scores calibrated onto another's scale (held-out items)",
 }
+# The figures written once per judge (``<name>__<judge>``), in the order the index shows them.
+JUDGE_FIGURES: dict[str, str] = {
+    "leaderboard": "Leaderboard with bootstrap confidence intervals",
+    "category_ci": "Category means with bootstrap confidence intervals",
+    "category_heatmap": "Mean score per model and category",
+    "radar": "Category radar (as in the AlignBench paper), one panel per model",
+    "paired_forest": "Paired model differences in 总分",
+    "score_distributions": "Score distributions per category",
+    "dimension_heatmap": "Mean score per judge dimension",
+    "score_vs_length": "Score against answer length",
+}
+
+
+def file_safe(name: str) -> str:
+    """A judge identity as a file-name part: ``/`` (``name/protocol``) becomes ``__``.
+
+    >>> file_safe("gpt-4o/pointwise_alignbench")
+    'gpt-4o__pointwise_alignbench'
+    """
+    return name.replace("/", "__")
 
 
 def pairwise_file(root: str | os.PathLike, judge: str, protocol: str, stem: str) -> Path:
@@ -156,12 +173,24 @@ class RunLayout:
         """``results/<name>.<suffix>`` (leaderboard, failures, bootstrap_ci, ...)."""
         return self.results_dir / f"{name}.{suffix}"
 
+    def judge_table(self, name: str, judge: str, suffix: str = "csv") -> Path:
+        """One judge's table: ``results/<name>__<judge>.<suffix>`` (judge made file-safe).
+
+        >>> RunLayout("r").judge_table("leaderboard_ci", "a/b", "tex").as_posix()
+        'r/results/leaderboard_ci__a__b.tex'
+        """
+        return self.table(f"{name}__{file_safe(judge)}", suffix)
+
     @property
     def figures_dir(self) -> Path:
         return self.run_dir / "figures"
 
     def figure(self, name: str, suffix: str = "png") -> Path:
         return self.figures_dir / f"{name}.{suffix}"
+
+    def judge_figure_name(self, name: str, judge: str) -> str:
+        """File stem of one judge's figure (``<name>__<judge>``), for :meth:`figure`."""
+        return f"{name}__{file_safe(judge)}"
 
     @property
     def notebooks_dir(self) -> Path:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
+import shutil
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,10 +24,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from alignbench_utils._version import __version__
 from alignbench_utils.analysis.aggregate import failures_by_model
 from alignbench_utils.config import LOCAL, REFERENCE, RunConfig
-from alignbench_utils.data.layout import FIGURES
+from alignbench_utils.data.layout import FIGURES, JUDGE_FIGURES, RunLayout
 from alignbench_utils.data.store import read_records_in
 from alignbench_utils.protocols.prompts import template_sha256
 from alignbench_utils.report.provenance import summarize_records
+from alignbench_utils.report.tables import html_table
 from alignbench_utils.report.viewer import write_viewer
 from alignbench_utils.running.accounting import run_spend, spend_frame
 
@@ -44,7 +47,8 @@ __all__ = [
 KERNEL_NAME = "python3"  # jupyter_client starts it with sys.executable: the venv's python
 VIEWER_PAGE = "viewer.html"  # the judgment viewer (alignbench_utils.report.viewer), linked by the index
 TEMPLATES = Path(__file__).with_name("templates")
-MAIN_FIGURES = FIGURES  # shown on the index page, in this order; notebooks 04/06 write them
+MAIN_FIGURES = FIGURES  # shown on the index page, in this order; notebooks 04/08 write them
+APPENDIX_DIRS = ("results", "figures")  # copied into the report folder, linked from the index
 
 
 def _env() -> Environment:
@@ -190,39 +194,83 @@ def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def _money(value: float | None) -> str:
-    return "–" if value is None else f"${value:.4f}"
+def _screen_width(path: Path, dpi: int = 300, zoom: float = 1.5) -> int:
+    """CSS pixels that show a PNG figure at ``zoom`` × its print size (its width in the PNG
+    header over ``dpi``), so a column-width figure is not blown up to the page's width."""
+    with open(path, "rb") as fh:
+        width_px = int.from_bytes(fh.read(24)[16:20], "big")
+    return round(width_px / dpi * 96 * zoom)
+
+
+def _judges(layout: RunLayout) -> list[dict[str, str]]:
+    """The analysed judges in order (``results/judges.json``, written by notebook 04)."""
+    manifest = layout.table("judges", "json")
+    return json.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else []
+
+
+def _judge_sections(layout: RunLayout) -> list[dict[str, Any]]:
+    """Per judge: its paper leaderboard with CIs (HTML) and its leaderboard figure."""
+    sections = []
+    for entry in _judges(layout):
+        table = layout.table(f"leaderboard_ci__{entry['file']}")
+        figure = layout.figure(f"leaderboard__{entry['file']}")
+        sections.append({
+            "judge": entry["judge"],
+            "table_html": html_table(pd.read_csv(table, dtype=str, keep_default_na=False))
+            .to_html() if table.is_file() else None,
+            "figure": _data_uri(figure) if figure.is_file() else None,
+            "width": _screen_width(figure) if figure.is_file() else None,
+        })
+    return sections
+
+
+def _appendix(layout: RunLayout, report_dir: Path) -> list[dict[str, Any]]:
+    """Copy ``results/`` and ``figures/`` into the report folder (so it can be zipped and
+    shared) and list their files: one entry per file stem with a link per format."""
+    groups = []
+    for name in APPENDIX_DIRS:
+        source = layout.run_dir / name
+        if not source.is_dir():
+            continue
+        shutil.copytree(source, report_dir / name, dirs_exist_ok=True)
+        stems: dict[str, list[dict[str, str]]] = {}
+        for path in sorted(p for p in source.iterdir() if p.is_file()):
+            stems.setdefault(path.stem, []).append(
+                {"href": f"{name}/{path.name}", "format": path.suffix.lstrip(".")})
+        groups.append({"folder": name, "files": [{"stem": stem, "links": links}
+                                                 for stem, links in stems.items()]})
+    return groups
 
 
 def render_index(config: RunConfig, pages: list[Path], info: Mapping[str, Any],
                  records: Sequence[Mapping[str, Any]] | None = None) -> Path:
-    """``index.html``: leaderboard, failures, spend, the main figures (embedded) and links to
-    every page; ``records`` are the run's (read from the run folder when not given)."""
+    """``index.html``, the paper's appendix: every judge's leaderboard with CIs, failures,
+    spend, the run's figures (embedded), links to every page and to every table and figure
+    file (copied beside it); ``records`` are the run's (read from the run folder when not
+    given)."""
     layout = config.layout
     results = layout.table("leaderboard")
     table = None
     if results.is_file():
-        table = pd.read_csv(results).to_html(index=False, classes="leaderboard",
-                                             float_format=lambda v: f"{v:.2f}", border=0,
-                                             na_rep="–")
+        table = html_table(pd.read_csv(results)).to_html()
     failures_csv = layout.table("failures")
     failures = None
     if failures_csv.is_file():
-        failures = failures_by_model(pd.read_csv(failures_csv).fillna({"judge": ""})).to_html(
-            index=False, classes="leaderboard", border=0)
+        failures = html_table(failures_by_model(pd.read_csv(failures_csv)
+                                                .fillna({"judge": ""}))).to_html()
     spend = spend_frame(run_spend(config.run_dir, records))
-    spend_html = None if spend.empty else spend.to_html(
-        index=False, classes="leaderboard", border=0, na_rep="–",
-        formatters={c: _money for c in spend.columns if c.startswith("cost_usd")})
-    figures = [{"name": name, "title": title, "data_uri": _data_uri(layout.figure(name))}
+    spend_html = None if spend.empty else html_table(spend, decimals=4).to_html()
+    figures = [{"name": name, "title": title, "data_uri": _data_uri(layout.figure(name)),
+                "width": _screen_width(layout.figure(name))}
                for name, title in MAIN_FIGURES.items() if layout.figure(name).is_file()]
     links = [{"href": p.name, "title": p.stem.replace("_", " ", 1)} for p in pages]
-    body = _env().get_template("index.html.j2").render(
-        info=info, leaderboard_html=table, failures_html=failures, spend_html=spend_html,
-        figures=figures, pages=links,
-        link_index=False, viewer_href=VIEWER_PAGE)
     out = config.report_dir / "index.html"
     out.parent.mkdir(parents=True, exist_ok=True)
+    body = _env().get_template("index.html.j2").render(
+        info=info, leaderboard_html=table, failures_html=failures, spend_html=spend_html,
+        judge_sections=_judge_sections(layout), figures=figures, pages=links,
+        appendix=_appendix(layout, config.report_dir), judge_figures=JUDGE_FIGURES,
+        link_index=False, viewer_href=VIEWER_PAGE)
     out.write_text(body, encoding="utf-8")
     return out
 

@@ -31,6 +31,7 @@ from alignbench_utils.judgebench import (
     verdicts_frame,
 )
 from alignbench_utils.judgebench.table import STUDY_COLUMNS
+from alignbench_utils.report.tables import write_table
 from alignbench_utils.running.client import EndpointConfig, endpoint_from_spec
 from alignbench_utils.running.engine import RunSummary
 from alignbench_utils.stages.compare import (
@@ -173,7 +174,8 @@ def judge_eval_table(verdicts: pd.DataFrame, items: pd.DataFrame, *, n_boot: int
                      out: str | os.PathLike | None = None) -> pd.DataFrame:
     """The study's table (:func:`~alignbench_utils.judgebench.study_table`) of ``verdicts`` on
     ``items``: one row per judge × benchmark subset, best headline estimate first within each
-    subset; written to ``out`` (CSV) when given."""
+    subset; written to ``out`` (CSV) when given, and beside it as Markdown and booktabs
+    LaTeX for a paper (:func:`~alignbench_utils.report.tables.write_table`, 3 decimals)."""
     if verdicts.empty:  # no judge and no published one on these items: an empty table
         table = pd.DataFrame(columns=STUDY_COLUMNS)
     else:
@@ -185,6 +187,8 @@ def judge_eval_table(verdicts: pd.DataFrame, items: pd.DataFrame, *, n_boot: int
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(out, index=False)
+        write_table(table, Path(out).with_suffix(""), formats=("md", "tex"), decimals=3,
+                    caption=f"Judges against human labels, {level:.0%} bootstrap CIs")
     return table
 
 

@@ -30,6 +30,7 @@ from alignbench_utils.analysis import stats
 from alignbench_utils.analysis.aggregate import run_judgments_frame, select_judge
 from alignbench_utils.config import DEFAULT_CONCURRENCY, JudgeSpec, parse_spec
 from alignbench_utils.data.layout import RunLayout
+from alignbench_utils.report.tables import write_table
 from alignbench_utils.running.client import endpoint_from_spec
 from alignbench_utils.running.engine import StageFailedError
 from alignbench_utils.stages.compare import (
@@ -41,7 +42,15 @@ from alignbench_utils.stages.compare import (
 )
 from alignbench_utils.stages.judge import load_answers
 
-__all__ = ["PairwiseLeaderboard", "compare_with_baseline", "pairwise_leaderboard"]
+__all__ = ["OVERALL_WIN_RATE", "POOLED_WIN_RATE", "PairwiseLeaderboard", "compare_with_baseline",
+           "pairwise_leaderboard"]
+
+# The two win rates, named apart. 总分's is made as the pointwise 总分: the win rate (win +
+# tie/2 over games) per category, 中文推理 = mean of 数学计算 and 逻辑推理, 中文语言 = mean of the
+# six language categories, 总分 = their mean; it is not (W + T/2)/N of the row's counts. The
+# pooled one is (W + T/2)/N over every used game, the raw rate the length control adjusts.
+OVERALL_WIN_RATE = "win_rate_总分"
+POOLED_WIN_RATE = "win_rate_pooled"
 
 
 def compare_with_baseline(run_dir: str | os.PathLike, judge: dict[str, Any], *, baseline: str,
@@ -84,16 +93,24 @@ class PairwiseLeaderboard:
     agreement: stats.RankingAgreement | None  # None without pointwise judgments
 
     def overview(self) -> pd.DataFrame:
-        """One row per model: rating and rank, win rate on 总分, wins/ties/losses, format
-        errors, mean answer length and the length-controlled win rate."""
+        """One row per model: rating and rank, the 总分 win rate (:data:`OVERALL_WIN_RATE`)
+        with wins/ties/losses, format errors, mean answer length, the pooled win rate
+        (:data:`POOLED_WIN_RATE`) and the length-controlled win rate."""
         total = self.win_rates[self.win_rates["metric"].eq("总分")].set_index("model")
         table = self.ratings.set_index("model")[["rating", "lower", "upper", "rank"]].join(
             total[["win_rate", "wins", "ties", "losses", "n_inconsistent", "n_parse_failed",
-                   "n_error"]], how="left")
+                   "n_error"]].rename(columns={"win_rate": OVERALL_WIN_RATE}), how="left")
         if self.length is not None:
-            table = table.join(self.length.table.set_index("model")[
-                ["mean_length", "lc_win_rate"]], how="left")
+            table = table.join(self.length_table().set_index("model")[
+                ["mean_length", POOLED_WIN_RATE, "lc_win_rate"]], how="left")
         return table.reset_index().sort_values("rank", kind="stable").reset_index(drop=True)
+
+    def length_table(self) -> pd.DataFrame:
+        """The length control's table with its raw win rate named :data:`POOLED_WIN_RATE`
+        (every used game against the baseline pooled, not the 总分 formula)."""
+        if self.length is None:
+            raise ValueError("length control was not estimated (answer lengths do not vary)")
+        return self.length.table.rename(columns={"win_rate": POOLED_WIN_RATE})
 
 
 def pairwise_leaderboard(run_dir: str | os.PathLike, *, judge: str, baseline: str,
@@ -129,6 +146,12 @@ def pairwise_leaderboard(run_dir: str | os.PathLike, *, judge: str, baseline: st
         result.win_rates.to_csv(layout.table("pairwise_win_rates"), index=False)
         result.ratings.to_csv(layout.table("pairwise_ratings"), index=False)
         result.overview().to_csv(layout.table("pairwise_leaderboard"), index=False)
+        write_table(result.overview(), layout.judge_table("pairwise_leaderboard", judge)
+                    .with_suffix(""), decimals=3,
+                    caption=f"Pairwise leaderboard against {baseline}, judge {judge}: "
+                            f"Bradley-Terry rating [{level:.0%} CI]; {OVERALL_WIN_RATE} is "
+                            f"made as 总分 (mean of the reasoning and language means of the "
+                            f"category win rates), {POOLED_WIN_RATE} pools every game")
         if agreement is not None:
             agreement.discordant.to_csv(layout.table("pairwise_vs_pointwise"), index=False)
     return result
