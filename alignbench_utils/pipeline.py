@@ -24,6 +24,7 @@ from alignbench_utils.errors import InputError, RunError
 from alignbench_utils.keys import looks_like_key
 from alignbench_utils.paths import REPO_ROOT
 from alignbench_utils.report.pages import KERNEL_NAME, execute_notebook, render_report
+from alignbench_utils.report.viewer import scannable_bytes
 from alignbench_utils.running.runlock import run_lock
 
 __all__ = [
@@ -173,8 +174,9 @@ def notebook_parameters(config: RunConfig, local: Any | None = None) -> dict[str
 
 
 def find_secret_leaks(config: RunConfig, roots: Sequence[Path]) -> list[Path]:
-    """Files under ``roots`` that contain the value of any ``api_key_env`` variable, or an
-    ``api_key_env`` string that is itself a key (pasted where the variable's name belongs)."""
+    """Files under ``roots`` (a viewer page's packed data included) that contain the value of
+    any ``api_key_env`` variable, or an ``api_key_env`` string that is itself a key (pasted
+    where the variable's name belongs)."""
     names = {s.api_key_env for s in [*config.models, *config.judges, *config.judge_eval_judges]
              if s.api_key_env}
     secrets = [os.environ[n].encode() for n in sorted(names)
@@ -183,7 +185,7 @@ def find_secret_leaks(config: RunConfig, roots: Sequence[Path]) -> list[Path]:
     if not secrets:
         return []
     return [path for root in roots if root.exists() for path in sorted(root.rglob("*"))
-            if path.is_file() and any(s in path.read_bytes() for s in secrets)]
+            if path.is_file() and any(map(scannable_bytes(path).__contains__, secrets))]
 
 
 def _check_secrets(config: RunConfig) -> None:

@@ -6,13 +6,22 @@ dict; ~3% parse failures with a re-ask and ~1% endpoint errors), builds ``viewer
 it in headless Chromium (tests/browser.py) and prints: file size, time to usable
 (``window.__viewerReady``, ms after navigation start) and the redraw time of filter changes
 made through the page's own controls (handler time, and time until the next frame is drawn).
-Prints figures only; run: ``PYTHONPATH=. .venv/bin/python benchmarks/viewer_bench.py``.
+``--before COMMIT`` also builds the page with that commit's viewer (``git archive`` of its
+``alignbench_utils/``, run in a subprocess) from the same run and measures it in the same
+browser, so before and after are compared on one machine (changes its page lacks are skipped).
+Prints figures only; run:
+``PYTHONPATH=. .venv/bin/python benchmarks/viewer_bench.py --before 9f228c7``.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import gzip
+import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +38,7 @@ from run_fixtures import judgment_records
 from alignbench_utils import load_questions
 from alignbench_utils.data.questions import write_jsonl
 from alignbench_utils.protocols.parsing import OVERALL_KEYS
-from alignbench_utils.report.viewer import write_viewer
+from alignbench_utils.report.viewer import page_data, write_viewer
 
 JUDGES = ("judge-a", "judge-b")
 N_MODELS = 20
@@ -55,6 +64,11 @@ ACTIONS = [
     ("+ score >= 8", "set('score-min', '8')"),
     ("+ other judge judge-b (first use)", "set('vs-judge', 'judge-b')"),
     ("+ judge-b's score <= 4", "set('vs-max', '4')"),
+    ("clear filters", "document.getElementById('reset').click()"),
+    ("other judge judge-b, gap >= 3", "set('vs-judge', 'judge-b'); set('gap-min', '3')"),
+    ("+ category 数学计算", "box('category', '数学计算')"),
+    ("sort by gap", "head('gap')"),
+    ("sort by gap, descending", "head('gap')"),
     ("clear filters", "document.getElementById('reset').click()"),
     *[(f"search {q!r}", f"set('search', {q!r})") for q in ("参", "参考", "参考答", "参考答案")],
     ("search 'python'", "set('search', 'python')"),
@@ -125,9 +139,13 @@ def synthetic_run(run_dir: Path, seed: int = 0) -> dict[str, float]:
 
 
 def measure(tab: Tab) -> dict[str, float]:
-    """Handler time and time to the next drawn frame, per action, in the open page."""
+    """Handler time and time to the next drawn frame, per action, in the open page; actions
+    on a control the page lacks (an older viewer) are skipped."""
     out = {}
+    has_gap = tab.evaluate("!!document.getElementById('gap-min')")
     for label, action in ACTIONS:
+        if not has_gap and "gap" in action:
+            continue
         try:
             out[label] = tab.evaluate(f"""(async () => {{ {HELPERS}
                 const t0 = performance.now(); {action}; const t1 = performance.now();
@@ -139,40 +157,38 @@ def measure(tab: Tab) -> dict[str, float]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keep", help="write the run and viewer here instead of a temp folder")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(args.keep or tmp)
-        started = time.perf_counter()
-        run = synthetic_run(root / "run")
-        print(f"synthetic run: {run['n']} judgments ({N_MODELS} models x 683 questions x "
-              f"{len(JUDGES)} judges) in {time.perf_counter() - started:.1f} s; mean answer "
-              f"{run['answer_chars']:.0f} chars, mean critique {run['critique_chars']:.0f} chars")
-        started = time.perf_counter()
-        page = write_viewer(root / "run", root / "report" / "viewer.html")
-        print(f"write_viewer: {time.perf_counter() - started:.1f} s, "
-              f"viewer.html {page.stat().st_size / 2**20:.1f} MiB")
-        browser = Browser(root / "profile", window_size=(1400, 900))
-        try:
-            loads, redraws = [], []
-            for index in range(LOADS):
-                tab = Tab(browser, page.as_uri())
-                ready = tab.wait_until("window.__viewerReady")
-                marks = {name: tab.wait_until(
-                    f"performance.getEntriesByName('viewer:{name}')[0]?.startTime")
-                    for name in ("data", "search-ready")}
-                assert not tab.errors and not tab.requests, (tab.errors, tab.requests)
-                print(f"load {index + 1}: usable at {ready:.0f} ms after navigation start "
-                      f"(data decoded at {marks['data']:.0f} ms; search index built at "
-                      f"{marks['search-ready']:.0f} ms)")
-                loads.append(ready)
-                if index == LOADS - 1:
-                    redraws = measure(tab)
-                tab.close()
-        finally:
-            browser.close()
+def page_of_commit(commit: str, run_dir: Path, out: Path) -> Path:
+    """The viewer page of ``run_dir`` as the viewer of ``commit`` writes it."""
+    with tempfile.TemporaryDirectory() as src:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "alignbench_utils"],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", src], input=archive, check=True)
+        # cwd: ``python -c`` puts it first on sys.path, ahead of PYTHONPATH
+        script = ("import sys; from alignbench_utils.report.viewer import write_viewer; "
+                  "write_viewer(sys.argv[1], sys.argv[2])")
+        subprocess.run([sys.executable, "-c", script, str(run_dir), str(out)],
+                       env={**os.environ, "PYTHONPATH": src}, cwd=src, check=True)
+    return out
+
+
+def report(browser: Browser, name: str, page: Path) -> None:
+    """Load ``page`` ``LOADS`` times, then change filters in it; print the figures."""
+    print(f"\n== {name}: {page.name} {page.stat().st_size / 2**20:.1f} MiB")
+    loads, redraws = [], {}
+    for index in range(LOADS):
+        tab = Tab(browser, page.as_uri())
+        ready = tab.wait_until("window.__viewerReady")
+        marks = {mark: tab.wait_until(
+            f"performance.getEntriesByName('viewer:{mark}')[0]?.startTime")
+            for mark in ("data", "search-ready")}
+        assert not tab.errors and not tab.requests, (tab.errors, tab.requests)
+        print(f"load {index + 1}: usable at {ready:.0f} ms after navigation start "
+              f"(data decoded at {marks['data']:.0f} ms; search index built at "
+              f"{marks['search-ready']:.0f} ms)")
+        loads.append(ready)
+        if index == LOADS - 1:
+            redraws = measure(tab)
+        tab.close()
     print(f"time to usable: median {statistics.median(loads):.0f} ms, max {max(loads):.0f} ms "
           f"over {LOADS} loads")
     print(f"{'filter change':34} {'handler ms':>10} {'to frame ms':>12} {'rows':>7}")
@@ -183,6 +199,43 @@ def main() -> None:
     print(f"redraw over {len(redraws)} filter changes: handler median "
           f"{statistics.median(handlers):.1f} ms, max {max(handlers):.1f} ms; to next frame "
           f"median {statistics.median(frames):.1f} ms, max {max(frames):.1f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", help="write the run and viewer here instead of a temp folder")
+    parser.add_argument("--before", metavar="COMMIT",
+                        help="also measure the page written by this commit's viewer")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(args.keep or tmp)
+        started = time.perf_counter()
+        run = synthetic_run(root / "run")
+        print(f"synthetic run: {run['n']} judgments ({N_MODELS} models x 683 questions x "
+              f"{len(JUDGES)} judges) in {time.perf_counter() - started:.1f} s; mean answer "
+              f"{run['answer_chars']:.0f} chars, mean critique {run['critique_chars']:.0f} chars")
+        pages = {}
+        if args.before:
+            started = time.perf_counter()
+            pages[f"before ({args.before})"] = page_of_commit(
+                args.before, root / "run", root / "report" / "viewer-before.html")
+            print(f"write_viewer before: {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+        page = pages["after (this tree)"] = write_viewer(root / "run",
+                                                         root / "report" / "viewer.html")
+        print(f"write_viewer: {time.perf_counter() - started:.1f} s")
+        data = json.dumps(page_data(page.read_text(encoding="utf-8")), ensure_ascii=False,
+                          separators=(",", ":")).encode("utf-8")
+        gzipped = len(base64.b64encode(gzip.compress(data, compresslevel=6)))
+        print(f"embedded data: JSON {len(data) / 2**20:.1f} MiB; gzip + base64 alone "
+              f"{gzipped / 2**20:.1f} MiB; page (long-range copies + gzip + base64) "
+              f"{page.stat().st_size / 2**20:.1f} MiB")
+        browser = Browser(root / "profile", window_size=(1400, 900))
+        try:
+            for name, page in pages.items():
+                report(browser, name, page)
+        finally:
+            browser.close()
 
 
 if __name__ == "__main__":

@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pandas as pd
 import pytest
 from test_notebooks import outputs_text, stderr_text
+from test_viewer import item_keys
+from test_viewer_links import LINK
 
 from alignbench_utils.cli import main
 from alignbench_utils.config import ConfigError, load_config
@@ -21,6 +25,7 @@ from alignbench_utils.pipeline import (
     run_pipeline,
 )
 from alignbench_utils.report.pages import execute_notebook
+from alignbench_utils.report.viewer import page_data
 from alignbench_utils.stages.judge_eval import select_items
 
 FAST = ["--max-retries", "1", "--no-progress", "--n-boot", "100"]
@@ -192,6 +197,9 @@ def test_alignbench_run_with_judge_eval(tmp_path, fault_server):
     assert f'href="{JUDGE_EVAL_NOTEBOOK}.html"' in index
     page = (report_dir / f"{JUDGE_EVAL_NOTEBOOK}.html").read_text(encoding="utf-8")
     assert "Judge-eval subset:</strong> 6 items per benchmark subset" in page
+    viewer = page_data((report_dir / "viewer.html").read_text(encoding="utf-8"))
+    links = [parse_qs(html.unescape(q))["item"][0] for q in LINK.findall(page)]
+    assert links and set(links) <= item_keys(viewer)  # worst disagreements open in the viewer
     fault_server.reset()
     assert main(["run", str(config), "--notebooks", JUDGE_EVAL_NOTEBOOK, "--no-progress"]) == 0
     assert fault_server.stats["total"] == 0  # the rerun resumes

@@ -27,12 +27,11 @@ from alignbench_utils.report.viewer import (
     STATUSES,
     TEMPLATES,
     encode_records,
+    page_data,
     pairwise_rows,
     write_viewer,
 )
 from alignbench_utils.stages.compare import answer_pairs
-
-DATA_RE = re.compile(r'<script type="application/json" id="viewer-data">(.*?)</script>', re.DOTALL)
 
 
 def decode(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -53,6 +52,17 @@ def decode(data: dict[str, Any]) -> list[dict[str, Any]]:
         row["dimensions"] = {name: values[index] for name, values in
                              zip(dims["names"], dims["numbers"]) if values[index] is not None}
     return rows
+
+
+def item_keys(data: dict[str, Any]) -> set[str]:
+    """Every row's item key (the viewer's ``?item=``), as viewer.js builds it."""
+    key = {"pointwise": ("judge", "model", "question_id"),
+           "pairwise": ("judge", "protocol", "pair_id", "order")}
+
+    def text(v: Any) -> str:
+        return "" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+
+    return {"|".join(text(row[name]) for name in key[row["kind"]]) for row in decode(data)}
 
 
 def test_encoding_loses_nothing_and_stores_shared_text_once():
@@ -84,8 +94,9 @@ def test_page_embeds_the_data_safely(tmp_path):
     write_jsonl(records, tmp_path / "run" / "judgments" / "all.jsonl")
     page = write_viewer(tmp_path / "run", tmp_path / "report" / "viewer.html")
     html = page.read_text(encoding="utf-8")
-    assert html.count("</script>") == 2  # the data element and the app: nothing else closes one
-    data = json.loads(DATA_RE.search(html).group(1))
+    assert html.count("</script>") == 3  # two data elements and the app: nothing else closes one
+    assert "__pwned" not in html  # the data is packed, never page text
+    data = page_data(html)
     assert decode(data)[0]["judgment"] == hostile
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # nothing from a network
     assert "<script src" not in html and "@import" not in html
@@ -94,7 +105,7 @@ def test_page_embeds_the_data_safely(tmp_path):
 def test_page_without_judgments_says_so(tmp_path):
     (tmp_path / "run" / "answers").mkdir(parents=True)
     page = write_viewer(tmp_path / "run", tmp_path / "viewer.html")
-    data = json.loads(DATA_RE.search(page.read_text(encoding="utf-8")).group(1))
+    data = page_data(page.read_text(encoding="utf-8"))
     assert data["n"] == 0 and data["columns"]["score"] == {"numbers": []}
 
 

@@ -20,6 +20,13 @@ records hold no text of the pair (only its hashes), so the viewer joins it back:
 is the question or instruction, ``output_1``/``output_2`` the two responses (from the run's
 answer records for model pairs, from the benchmark's items for judge-eval pairs), and
 ``model`` reads ``model_a vs model_b`` so the model filter finds a comparison.
+
+The JSON is packed into the page (:mod:`alignbench_utils.report.text_packing`: long-range copies,
+gzip, base64; the page unpacks it with ``DecompressionStream``), so the page of 27,320
+judgments stays small enough to mail; :func:`page_data` reads it back. It is two elements:
+``viewer-data`` (every column but the long texts: the table is usable once it is read) and
+``viewer-texts`` (``TEXT_COLUMNS``: answers, critiques, references, raw outputs; unpacked
+right after, and awaited by search, an opened item and the export).
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from alignbench_utils.data.store import canonical_json, now_iso, read_records_un
 from alignbench_utils.errors import InputError
 from alignbench_utils.judgebench.loaders import load_benchmark
 from alignbench_utils.protocols.parsing import OVERALL_KEYS
+from alignbench_utils.report.text_packing import PACKING, pack_text, unpack_text
 from alignbench_utils.stages.compare import benchmark_pairs
 
 __all__ = [
@@ -52,10 +60,12 @@ __all__ = [
     "PAIRWISE",
     "POINTWISE",
     "STATUSES",
+    "TEXT_COLUMNS",
     "encode_column",
     "encode_records",
+    "page_data",
     "pairwise_rows",
-    "script_json",
+    "scannable_bytes",
     "write_viewer",
 ]
 
@@ -66,8 +76,12 @@ PAIRWISE = "pairwise"
 STATUSES = ("ok", "parse_failed", "error")
 # Columns judgments_frame computes that no record holds; not shown as record fields.
 DERIVED_COLUMNS = ("legacy_score",)
+# Long texts the table does not show, packed apart so the table is usable before they are read.
+TEXT_COLUMNS = ("answer", "judgment", "judgment_history", "reference", "input", "output_1",
+                "output_2")
 TEMPLATES = Path(__file__).with_name("templates")
 _CLOSING_TAG = re.compile(r"</(script|style)", re.IGNORECASE)
+_PACKED_ELEMENT = re.compile(r'<script[^>]*\bid="viewer-(data|texts)"[^>]*>([^<]*)</script>')
 _NUMBER_TYPES = (int, float)  # exact types: a bool is no score
 
 
@@ -229,18 +243,34 @@ def encode_records(records: Iterable[Mapping[str, Any]], *, run: str = "",
     }
 
 
-def script_json(data: Any) -> str:
-    """Compact JSON that is safe inside ``<script type="application/json">``: ``<``, ``>``
-    and ``&`` are written as ``\\u003c`` etc. (JSON.parse reads them back), so no text in
-    a record can close the script element.
+def _pack(data: Any) -> str:
+    return pack_text(json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False))
 
-    >>> script_json({"critique": "</script><b>&"})
-    '{"critique":"\\\\u003c/script\\\\u003e\\\\u003cb\\\\u003e\\\\u0026"}'
-    >>> json.loads(script_json({"a": "</script>"}))["a"]
-    '</script>'
+
+def page_data(page: str) -> dict[str, Any]:
+    """The data a viewer page embeds (what the page reads), from the page's HTML: the data
+    element's, with the text columns of the texts element joined back into ``columns``.
+
+    >>> page_data(f'<script id="viewer-data">{_pack({"n": 1, "columns": {"score": 1}})}'
+    ...           f'</script><script id="viewer-texts">{_pack({"answer": 2})}</script>')
+    {'n': 1, 'columns': {'score': 1, 'answer': 2}}
     """
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    parts = {name: json.loads(unpack_text(packed))
+             for name, packed in _PACKED_ELEMENT.findall(page)}
+    if set(parts) != {"data", "texts"}:
+        raise ValueError("not a viewer page: no viewer-data and viewer-texts elements")
+    data = parts["data"]
+    data["columns"] |= parts["texts"]
+    return data
+
+
+def scannable_bytes(path: str | os.PathLike) -> bytes:
+    """A file's bytes, followed for a viewer page by its unpacked data (UTF-8): what a scan for
+    secrets must read, since a key in a record is packed out of sight in the page's bytes."""
+    raw = Path(path).read_bytes()
+    if b'id="viewer-data"' not in raw:
+        return raw
+    return raw + json.dumps(page_data(raw.decode("utf-8")), ensure_ascii=False).encode("utf-8")
 
 
 def _asset(name: str) -> str:
@@ -274,12 +304,14 @@ def write_viewer(run_dir: str | os.PathLike, out_path: str | os.PathLike, *,
     pairwise = [*_records_under(layout.comparisons_dir), *_records_under(layout.judge_eval_dir)]
     answers = _records_under(layout.answers_dir) if pairwise else []
     run = info["run"] if info else run_dir.name
+    data = encode_records(records, run=run, pairwise=pairwise_rows(pairwise, answers))
+    texts = {name: data["columns"].pop(name) for name in TEXT_COLUMNS if name in data["columns"]}
+    data["text_columns"] = list(texts)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2"]))
     page = env.get_template("viewer.html.j2").render(
         run=run, info=info, link_index=info is not None,
         css=_asset("viewer.css"), js=_asset("viewer.js"),
-        data=script_json(encode_records(records, run=run,
-                                        pairwise=pairwise_rows(pairwise, answers))))
+        packing=PACKING, data=_pack(data), texts=_pack(texts))
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")

@@ -1,5 +1,9 @@
-/* The alignbench judgment viewer. Vanilla JS, no network: the data is the JSON in
- * #viewer-data (written by alignbench_utils/viewer.py, format alignbench-viewer/1).
+/* The alignbench judgment viewer. Vanilla JS, no network: the data is the JSON (format
+ * alignbench-viewer/1) packed into #viewer-data by alignbench_utils/viewer.py: base64 of
+ * gzip of long-range copies + literal UTF-16 code units (alignbench_utils/text_packing.py);
+ * unpackData undoes the three with atob, DecompressionStream and copyWithin. The long text
+ * columns (answers, critiques, ...) are packed apart in #viewer-texts: the table is usable
+ * before they are read (loadTexts, right after); search, an opened item and export await them.
  *
  * Scale: rows are virtualised (only the visible ones are in the DOM); numeric columns are
  * typed arrays; search runs over the lowercase text of each distinct question, answer and
@@ -7,8 +11,41 @@
  * order is cached per sort key, so a filter change is one pass over the rows.
  * The filter state lives in the URL query (history.replaceState), so a link reopens it. */
 "use strict";
-(() => {
-  const DATA = JSON.parse(document.getElementById("viewer-data").textContent);
+function base64Bytes(text) {
+  if (Uint8Array.fromBase64) return Uint8Array.fromBase64(text);
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let k = 0; k < binary.length; k++) bytes[k] = binary.charCodeAt(k);
+  return bytes;
+}
+async function unpackData(element) {
+  const bytes = base64Bytes(element.textContent);
+  const gunzipped = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  const payload = await new Response(gunzipped).arrayBuffer();
+  const [total, copies, literals] = new Uint32Array(payload, 0, 3);
+  const before = new Uint32Array(payload, 12, copies);
+  const distance = new Uint32Array(payload, 12 + 4 * copies, copies);
+  const length = new Uint32Array(payload, 12 + 8 * copies, copies);
+  const literal = new Uint16Array(payload, 12 + 12 * copies, literals);
+  const out = new Uint16Array(total);
+  let at = 0, used = 0;
+  for (let k = 0; k < copies; k++) {
+    out.set(literal.subarray(used, used + before[k]), at);
+    at += before[k];
+    used += before[k];
+    out.copyWithin(at, at - distance[k], at - distance[k] + length[k]);
+    at += length[k];
+  }
+  out.set(literal.subarray(used), at);
+  return JSON.parse(new TextDecoder("utf-16le").decode(out));
+}
+(async () => {
+  if (typeof DecompressionStream === "undefined") {
+    document.getElementById("count").textContent =
+      "This browser cannot unpack the data (no DecompressionStream): open the page in a current Chrome, Edge, Firefox or Safari.";
+    return;
+  }
+  const DATA = await unpackData(document.getElementById("viewer-data"));
   performance.mark("viewer:data");
   const N = DATA.n;
   const ROW_H = 28;
@@ -26,15 +63,18 @@
     "template_sha256", "pair_id", "order", "protocol", "verdict", "verdict_shown", "input",
     "output_1", "output_2", "model_a", "model_b"]);
   const VERDICTS = { 0: "tie", 1: "output 1", 2: "output 2" };
+  // fit: as wide as its longest text (never cut); vs: shown while a second judge is chosen.
   const TABLE = [
-    { key: "model", label: "model", width: "minmax(100px, 1.2fr)" },
-    { key: "judge", label: "judge", width: "minmax(90px, 1fr)" },
+    { key: "model", label: "model", width: "100px", fit: true },
+    { key: "judge", label: "judge", width: "90px", fit: true },
     { key: "category", label: "category", width: "80px" },
     { key: "subcategory", label: "subcategory", width: "100px" },
     { key: "question_id", label: "question", width: "74px", num: true },
     { key: "status", label: "status", width: "96px" },
     { key: "score", label: "score", width: "56px", num: true },
-    { key: "verdict", label: "verdict", width: "64px" },
+    { key: "vs_score", label: "vs score", width: "64px", num: true, vs: true },
+    { key: "gap", label: "gap", width: "48px", num: true, vs: true },
+    { key: "verdict", label: "verdict", width: "64px", fit: true },
     { key: "dimensions", label: "dimensions", width: "minmax(220px, 2.2fr)" },
     { key: "question", label: "question text", width: "minmax(200px, 3fr)" },
   ];
@@ -53,7 +93,16 @@
              json: !!encoded.json };
   }
   const COLS = {};
-  const col = (name) => COLS[name] || (COLS[name] = decode(DATA.columns[name]));
+  let textsLoaded = false, textsPromise = null;
+  const loadTexts = () => textsPromise || (textsPromise = unpackData(document.getElementById("viewer-texts"))
+    .then((columns) => { Object.assign(DATA.columns, columns); textsLoaded = true; performance.mark("viewer:texts"); }));
+  const LATER = new Set(DATA.text_columns);  // the columns in #viewer-texts
+  function col(name) {  // a text column asked for before the texts are read is not kept
+    if (COLS[name]) return COLS[name];
+    const c = decode(DATA.columns[name]);
+    if (textsLoaded || !LATER.has(name)) COLS[name] = c;
+    return c;
+  }
   const fmt = (v) => (Number.isNaN(v) ? "" : String(Math.round(v * 100) / 100));
   function value(name, i) {  // display text of a cell
     const c = col(name);
@@ -148,16 +197,35 @@
     partnerCache.set(judge, out);
     return out;
   }
+  const versusCache = new Map();  // judge → that judge's score of each row's item, and the gap
+  function versus(judge) {  // (pointwise rows only: a pairwise verdict has no score to compare)
+    if (versusCache.has(judge)) return versusCache.get(judge);
+    const partner = partnersBy(judge).map((j, i) => (kindOf(i) === "pairwise" ? -1 : j));
+    const score = col("score").numbers;
+    const scores = new Float64Array(N).fill(NaN), gap = new Float64Array(N).fill(NaN);
+    for (let i = 0; i < N; i++) {
+      const j = partner[i];
+      if (j >= 0) { scores[i] = score[j]; gap[i] = Math.abs(score[i] - score[j]); }
+    }
+    const out = { partner, scores, gap, code: facetColumn("judge").values.indexOf(judge) };
+    versusCache.set(judge, out);
+    return out;
+  }
+  const VERSUS = new Set(["vs_score", "gap"]);  // columns of the second judge (state.vs)
+  const versusValues = (key) => versus(state.vs)[key === "gap" ? "gap" : "scores"];
 
   // ---------- state <-> URL ----------
-  const RANGES = { score: ["score_min", "score_max"], dim: ["dim_min", "dim_max"], vs: ["vs_min", "vs_max"] };
-  const state = { facets: {}, q: "", dim: "", vs_judge: "", sort: "", desc: false, item: "", side: "",
-                  score_min: NaN, score_max: NaN, dim_min: NaN, dim_max: NaN, vs_min: NaN, vs_max: NaN };
+  const RANGES = { score: ["score_min", "score_max"], dim: ["dim_min", "dim_max"], vs: ["vs_min", "vs_max"],
+                   gap: ["gap_min", "gap_max"] };
+  const state = { facets: {}, q: "", dim: "", vs: "", sort: "", desc: false, item: "", side: "",
+                  score_min: NaN, score_max: NaN, dim_min: NaN, dim_max: NaN, vs_min: NaN, vs_max: NaN,
+                  gap_min: NaN, gap_max: NaN };
   const number = (text) => (text === null || text === "" ? NaN : Number(text));
   function readUrl() {
     const p = new URLSearchParams(location.search);
     for (const f of FACETS) state.facets[f] = new Set(p.getAll(f));
-    for (const name of ["q", "dim", "vs_judge", "item", "side"]) state[name] = p.get(name) || "";
+    for (const name of ["q", "dim", "vs", "item", "side"]) state[name] = p.get(name) || "";
+    state.vs = state.vs || p.get("vs_judge") || "";  // the older name of vs
     for (const pair of Object.values(RANGES)) for (const name of pair) state[name] = number(p.get(name));
     const sort = p.get("sort") || "";
     state.desc = sort.startsWith("-");
@@ -166,7 +234,7 @@
   function writeUrl() {
     const p = new URLSearchParams();
     for (const f of FACETS) for (const v of state.facets[f]) p.append(f, v);
-    for (const name of ["q", "dim", "vs_judge"]) if (state[name]) p.set(name, state[name]);
+    for (const name of ["q", "dim", "vs"]) if (state[name]) p.set(name, state[name]);
     for (const pair of Object.values(RANGES)) for (const name of pair) if (!Number.isNaN(state[name])) p.set(name, state[name]);
     if (state.sort) p.set("sort", (state.desc ? "-" : "") + state.sort);
     if (state.item) p.set("item", state.item);
@@ -179,6 +247,7 @@
   const orderCache = new Map();
   function sortKeyValues(key) {  // Float64Array of numbers, or ranks of dictionary values
     if (key.startsWith("dim:")) return DIMS.get(key.slice(4)) || new Float64Array(N).fill(NaN);
+    if (VERSUS.has(key)) return state.vs ? versusValues(key) : null;
     const c = key === "dimensions" ? null : col(key);
     if (!c) return null;
     if (c.numbers) return c.numbers;
@@ -191,7 +260,7 @@
   }
   function currentOrder() {
     const key = state.sort === "dimensions" && state.dim ? "dim:" + state.dim : state.sort;
-    const id = (state.desc ? "-" : "") + key;
+    const id = (state.desc ? "-" : "") + key + (VERSUS.has(key) ? "@" + state.vs : "");
     if (orderCache.has(id)) return orderCache.get(id);
     const order = identity(N);
     const values = key ? sortKeyValues(key) : null;
@@ -211,50 +280,87 @@
   // ---------- filtering ----------
   const VISIBLE = new Int32Array(N);
   let visibleCount = 0;
+  let facetCounts = {};  // facet → Int32Array per value code: rows passing every other filter
   function allowedCodes(name) {
     const chosen = state.facets[name];
     if (!chosen || !chosen.size) return null;
-    const c = facetColumn(name);
-    return { codes: c.codes, ok: Uint8Array.from(c.values, (v) => (chosen.has(label(v)) ? 1 : 0)) };
+    return Uint8Array.from(facetColumn(name).values, (v) => (chosen.has(label(v)) ? 1 : 0));
   }
   const inRange = (v, lo, hi) => !Number.isNaN(v) && !(v < lo) && !(v > hi);
   const hasRange = (lo, hi) => !Number.isNaN(lo) || !Number.isNaN(hi);
+  // One pass: a row passing every filter is shown and counted in every facet; a row failing
+  // only one facet's choice is counted in that facet (what ticking another value would add).
   function filterRows() {
-    const facets = FACETS.map(allowedCodes).filter(Boolean);
+    const facets = FACETS.map((name) => {
+      const c = facetColumn(name);
+      return { name, codes: c.codes, ok: allowedCodes(name), counts: new Int32Array(c.values.length) };
+    });
     const query = state.q.trim().toLowerCase();
     const searched = query ? SEARCHED.map((name, k) => ({ codes: col(name).codes, hits: hitsFor(k, query) }))
       .filter((s) => s.codes) : null;
     const score = col("score").numbers;
     const scoreOn = hasRange(state.score_min, state.score_max);
     const dim = state.dim ? DIMS.get(state.dim) || new Float64Array(N).fill(NaN) : null;
-    const partner = state.vs_judge ? partnersBy(state.vs_judge) : null;
+    const other = state.vs ? versus(state.vs) : null;
+    const judgeCodes = facetColumn("judge").codes;
     const vsOn = hasRange(state.vs_min, state.vs_max);
+    const gapOn = hasRange(state.gap_min, state.gap_max);
+    const chosen = facets.filter((f) => f.ok);
     const order = currentOrder();
     let n = 0;
     rows: for (let r = 0; r < N; r++) {
       const i = order[r];
-      for (const f of facets) if (!f.ok[f.codes[i]]) continue rows;
+      let missed = null;
+      for (let k = 0; k < chosen.length; k++) {
+        const f = chosen[k];
+        if (!f.ok[f.codes[i]]) {
+          if (missed) continue rows;
+          missed = f;
+        }
+      }
       if (scoreOn && !inRange(score[i], state.score_min, state.score_max)) continue;
       if (dim && !inRange(dim[i], state.dim_min, state.dim_max)) continue;
-      if (partner) {
-        const j = partner[i];
-        if (j < 0 || (vsOn && !inRange(score[j], state.vs_min, state.vs_max))) continue;
+      if (other) {  // rows of the other judge itself are what the rest is compared with
+        if (other.partner[i] < 0 || judgeCodes[i] === other.code) continue;
+        if (vsOn && !inRange(other.scores[i], state.vs_min, state.vs_max)) continue;
+        if (gapOn && !inRange(other.gap[i], state.gap_min, state.gap_max)) continue;
       }
       if (searched) {
         let hit = false;
         for (const s of searched) if (s.hits[s.codes[i]]) { hit = true; break; }
         if (!hit) continue;
       }
+      if (missed) { missed.counts[missed.codes[i]]++; continue; }
+      for (let k = 0; k < facets.length; k++) facets[k].counts[facets[k].codes[i]]++;
       VISIBLE[n++] = i;
     }
     visibleCount = n;
+    facetCounts = Object.fromEntries(facets.map((f) => [f.name, f.counts]));
   }
 
   // ---------- the table (virtualised) ----------
   const scroller = $("scroller"), rowsEl = $("rows"), canvas = $("canvas"), head = $("head");
-  document.documentElement.style.setProperty("--columns", TABLE.map((c) => c.width).join(" "));
   document.documentElement.style.setProperty("--row-h", ROW_H + "px");
   const pool = [];
+  let shown = TABLE;  // the columns on screen: the vs ones only while a second judge is chosen
+  const fitWidths = new Map();  // fit column → px wide enough for its longest text
+  function measureFitColumns() {
+    const ctx = document.createElement("canvas").getContext("2d");
+    ctx.font = getComputedStyle(rowsEl).font;
+    for (const c of TABLE.filter((c) => c.fit)) {
+      const texts = new Set(c.key === "verdict" ? Array.from({ length: N }, (_, i) => cellText(c.key, i))
+        : facetColumn(c.key).values.map((v) => v || ""));
+      let widest = 0;
+      for (const text of texts) widest = Math.max(widest, ctx.measureText(text).width);
+      fitWidths.set(c.key, Math.max(parseInt(c.width, 10), Math.ceil(widest) + 16));  // 2 × 6px padding + slack
+    }
+  }
+  function layoutColumns() {
+    shown = TABLE.filter((c) => !c.vs || state.vs);
+    document.documentElement.style.setProperty("--columns",
+      shown.map((c) => (fitWidths.has(c.key) ? fitWidths.get(c.key) + "px" : c.width)).join(" "));
+    if (pool.length && pool[0].children.length !== shown.length) { rowsEl.replaceChildren(); pool.length = 0; }
+  }
   function dimsText(i) {
     const parts = [];
     for (const [name, values] of DIMS) if (!Number.isNaN(values[i])) parts.push(name + " " + fmt(values[i]));
@@ -267,7 +373,8 @@
   function cellText(key, i) {
     if (key === "dimensions") return dimsText(i);
     if (key === "question") return value("question", i).slice(0, 200);
-    if (key === "verdict") return verdictText(value("verdict", i));
+    if (key === "verdict") return verdictCell(i);
+    if (VERSUS.has(key)) return fmt(versusValues(key)[i]);
     return value(key, i);
   }
   function rowElement() {
@@ -275,7 +382,7 @@
     row.className = "row";
     row.setAttribute("role", "row");
     row.tabIndex = 0;  // Tab reaches the visible rows, Enter opens one
-    for (const c of TABLE) {
+    for (const c of shown) {
       const cell = document.createElement("span");
       if (c.num) cell.className = "num";
       row.appendChild(cell);
@@ -298,7 +405,7 @@
       row.hidden = false;
       row.dataset.row = i;
       row.classList.toggle("open", i === openRow);
-      TABLE.forEach((c, k) => {
+      shown.forEach((c, k) => {
         const cell = row.children[k];
         cell.textContent = cellText(c.key, i);
         if (c.key === "status") cell.className = "status-" + cell.textContent;
@@ -315,10 +422,13 @@
   window.addEventListener("resize", renderRows);
 
   function renderHead() {
-    head.replaceChildren(...TABLE.map((c) => {
+    layoutColumns();
+    head.replaceChildren(...shown.map((c) => {
       const cell = document.createElement("span");
       cell.textContent = c.label;
       if (c.num) cell.className = "num";
+      if (c.key === "vs_score") cell.title = `score by ${state.vs} of the same item`;
+      if (c.key === "gap") cell.title = `|score − score by ${state.vs}|`;
       const unsortable = c.key === "dimensions" && !state.dim;
       if (unsortable) { cell.classList.add("unsortable"); cell.title = "choose a dimension (left) to sort by it"; }
       if (!unsortable && state.sort === c.key) cell.setAttribute("aria-sort", state.desc ? "descending" : "ascending");
@@ -335,11 +445,20 @@
   }
 
   function refresh(toTop = true) {
+    if (state.q.trim() && !textsLoaded) {  // search needs the texts: read them, then filter
+      $("count").textContent = "reading the texts to search…";
+      loadTexts().then(() => refresh(toTop));
+      return;
+    }
     filterRows();
     canvas.style.height = visibleCount * ROW_H + "px";
     if (toTop) scroller.scrollTop = 0;
     renderRows();
     $("count").textContent = `${visibleCount.toLocaleString("en")} of ${N.toLocaleString("en")} judgments`;
+    for (const { name, code, span } of facetCells) {  // touch only the counts that changed
+      const text = (code < 0 ? 0 : facetCounts[name][code]).toLocaleString("en");
+      if (span.textContent !== text) span.textContent = text;
+    }
     const empty = $("empty");
     empty.hidden = visibleCount > 0;
     empty.textContent = N ? "No judgment matches these filters." : "No judgments in this run yet.";
@@ -347,14 +466,16 @@
   }
 
   // ---------- filter controls ----------
+  const facetCells = [];  // facet, value code (-1: a value no row has), the span of its count
   function buildFacets() {
     const box = $("facets");
     for (const name of FACETS) {
       const c = facetColumn(name);
-      const counts = new Map();
-      for (let i = 0; i < N; i++) { const v = label(c.values[c.codes[i]]); counts.set(v, (counts.get(v) || 0) + 1); }
-      if (name === "kind" && counts.size < 2) continue;
-      let values = [...counts.keys()].sort(collator.compare);
+      const present = new Set();
+      for (let i = 0; i < N; i++) present.add(c.codes[i]);
+      const codeOf = new Map([...present].map((code) => [label(c.values[code]), code]));
+      if (name === "kind" && codeOf.size < 2) continue;
+      let values = [...codeOf.keys()].sort(collator.compare);
       if (name === "status") values = [...new Set([...DATA.statuses, ...values])];
       for (const v of state.facets[name]) if (!values.includes(v)) values.push(v);  // from a link
       const set = document.createElement("fieldset");
@@ -375,7 +496,7 @@
         if (name === "status") text.className = "status-" + v;
         const n = document.createElement("span");
         n.className = "n";
-        n.textContent = (counts.get(v) || 0).toLocaleString("en");
+        facetCells.push({ name, code: codeOf.has(v) ? codeOf.get(v) : -1, span: n });
         item.append(box, text, n);
         list.appendChild(item);
       }
@@ -402,7 +523,7 @@
     const judges = facetColumn("judge").values.filter((v) => v !== null).sort(collator.compare);
     fillSelect($("dim"), DIM_NAMES);
     fillSelect($("vs-judge"), judges);
-    for (const [id, name] of [["dim", "dim"], ["vs-judge", "vs_judge"]]) {
+    for (const [id, name] of [["dim", "dim"], ["vs-judge", "vs"]]) {
       const select = $(id);
       if (state[name] && ![...select.options].some((o) => o.value === state[name])) fillSelect(select, [state[name]]);
       select.value = state[name];
@@ -415,7 +536,7 @@
     }
     $("reset").addEventListener("click", () => {  // filters only: sort and opened item stay
       for (const f of FACETS) state.facets[f] = new Set();
-      state.q = state.dim = state.vs_judge = "";
+      state.q = state.dim = state.vs = "";
       for (const name of Object.values(RANGES).flat()) state[name] = NaN;
       for (const input of document.querySelectorAll("#filters input")) {
         if (input.type === "checkbox") input.checked = false; else input.value = "";
@@ -424,6 +545,49 @@
       renderHead();
       refresh();
     });
+    $("export-csv").addEventListener("click",
+      () => loadTexts().then(() => download(exportCsv(), "csv", "text/csv;charset=utf-8")));
+    $("export-jsonl").addEventListener("click",
+      () => loadTexts().then(() => download(exportJsonl(), "jsonl", "application/jsonl")));
+  }
+
+  // ---------- export: the rows on screen, every field, in table order ----------
+  function exportRecords() {
+    const names = Object.keys(DATA.columns);
+    const other = state.vs ? versus(state.vs) : null;
+    return Array.from(VISIBLE.subarray(0, visibleCount), (i) => {
+      const record = {};
+      for (const name of names) record[name] = parsed(name, i);
+      const dims = {};
+      for (const [name, values] of DIMS) if (!Number.isNaN(values[i])) dims[name] = values[i];
+      record.dimensions = dims;
+      if (other) {
+        record.vs_judge = state.vs;
+        record.vs_score = Number.isNaN(other.scores[i]) ? null : other.scores[i];
+        record.gap = Number.isNaN(other.gap[i]) ? null : other.gap[i];
+      }
+      return record;
+    });
+  }
+  const exportJsonl = () => exportRecords().map((r) => JSON.stringify(r) + "\n").join("");
+  function exportCsv() {  // RFC 4180, a BOM so that spreadsheets read the Chinese as UTF-8
+    const records = exportRecords();
+    const names = records.length ? Object.keys(records[0])
+      : [...Object.keys(DATA.columns), "dimensions", ...(state.vs ? ["vs_judge", "vs_score", "gap"] : [])];
+    const cell = (v) => {
+      const text = v === null ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
+      return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+    };
+    return "\ufeff" + [names, ...records.map((r) => names.map((name) => r[name]))]
+      .map((row) => row.map(cell).join(",") + "\r\n").join("");
+  }
+  function download(text, extension, type) {
+    const url = URL.createObjectURL(new Blob([text], { type }));
+    const link = el("a", { href: url, download: `${DATA.run || "viewer"}-judgments.${extension}` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
   }
 
   // ---------- an opened item ----------
@@ -523,6 +687,11 @@
   }
   // ---------- a pairwise item: the two responses, then one card per judged order ----------
   const verdictText = (v) => (v === "" ? "" : VERDICTS[v] || v);
+  function verdictCell(i) {  // "A: qwen2.5-7b wins" where the pair names its models
+    const v = value("verdict", i);
+    const model = v === "1" ? value("model_a", i) : v === "2" ? value("model_b", i) : "";
+    return model ? `${v === "1" ? "A" : "B"}: ${model} wins` : verdictText(v);
+  }
   function sideName(i, output) {  // "output 1 · model_a"
     const model = value(output === 1 ? "model_a" : "model_b", i);
     return `output ${output}` + (model ? ` · ${model}` : "");
@@ -548,7 +717,7 @@
       el("div", { className: "card-head" },
         `${value("judge", i)} · ${value("protocol", i)} · order ${order} (${sideName(i, shownFirst)} shown first) · `,
         el("span", { className: "status-" + status, textContent: status }),
-        status === "ok" ? ` · verdict ${verdictText(verdict)}` : ""),
+        status === "ok" ? ` · verdict ${verdictCell(i)}` : ""),
       ...section("verdict", kvTable([
         ["verdict (mapped back)", verdict === "" ? "—" : verdict === "0" ? "tie" : sideName(i, Number(verdict))],
         ["verdict as shown", shown === "" ? "—" : shown === "0" ? "tie" : `${shown === "1" ? "first" : "second"} shown`],
@@ -571,6 +740,7 @@
     return out.sort((a, b) => collator.compare(a[0], b[0]));
   }
   function renderDetail() {
+    if (state.item && !textsLoaded) { loadTexts().then(renderDetail); return; }
     const i = state.item ? findRow(state.item) : -1;
     const panel = $("detail");
     panel.hidden = i < 0;
@@ -629,15 +799,18 @@
   // For tests and benchmarks: the filtered rows as item keys, in table order.
   const api = {
     count: () => visibleCount,
+    textsLoaded: () => textsLoaded,
     rows: () => Array.from(VISIBLE.subarray(0, visibleCount), (i) => KINDS[kindOf(i)].key.map((name) => parsed(name, i))),
   };
   window.__viewer = api;
   readUrl();
+  measureFitColumns();
   buildFacets();
   bindControls();
   renderHead();
+  if (state.q.trim() || state.item) await loadTexts();  // a link that searches or opens an item
   refresh(false);
   renderDetail();
   window.__viewerReady = performance.now();
-  setTimeout(() => { haystacks(); performance.mark("viewer:search-ready"); }, 0);
+  setTimeout(() => loadTexts().then(() => { haystacks(); performance.mark("viewer:search-ready"); }), 0);
 })();
