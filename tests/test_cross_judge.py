@@ -16,6 +16,7 @@ from alignbench_utils.analysis.cross_judge import (
     score_confusion,
     top_disagreements,
 )
+from alignbench_utils.report.viewer_links import with_viewer_links
 
 MODELS = {"a": 8.0, "b": 7.0, "c": 6.0, "d": 5.0, "reference": 4.0}
 
@@ -60,7 +61,8 @@ def test_confusion_counts_answers_both_scored(frame):
 
 
 def test_disagreements_link_both_judgments(frame):
-    gaps = top_disagreements(frame, ("j1", "j2/pairwise"), n=5)
+    gaps = with_viewer_links(top_disagreements(frame, ("j1", "j2/pairwise"), n=5), judge="j1",
+                             side_judge="j2/pairwise")
     assert len(gaps) == 5 and gaps["gap"].is_monotonic_decreasing
     first = gaps.iloc[0]
     assert first["viewer"] == (f"viewer.html?item=j1%7C{first['model']}%7C{first['question_id']}"

@@ -238,14 +238,14 @@ def test_combine_without_samples_or_panels_keeps_the_frame():
 
 
 def test_viewer_shows_panels_like_any_judge(tmp_path):
-    from test_viewer import DATA_RE, decode
+    from test_viewer import decode
 
-    from alignbench_utils.report.viewer import write_viewer
+    from alignbench_utils.report.viewer import page_data, write_viewer
 
     run_dir = write_sampled_run(tmp_path / "run")
     write_judging(RunLayout(run_dir), panels=[PanelSpec("p", ["a", "b", "c"], "median")])
     page = write_viewer(run_dir, tmp_path / "viewer.html")
-    rows = decode(json.loads(DATA_RE.search(page.read_text(encoding="utf-8")).group(1)))
+    rows = decode(page_data(page.read_text(encoding="utf-8")))
     panel = [r for r in rows if r["judge"] == "p"]
     expected = run_judgments_frame(run_dir).query("judge == 'p'")
     assert len(panel) == len(expected) > 0

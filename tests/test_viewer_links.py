@@ -39,18 +39,20 @@ def run(tmp_path_factory) -> Path:
 
 
 def test_notebook_06_links_every_listed_item_to_the_viewer(run):
-    executed = outputs_text(run_nb("06_error_analysis", run, judge="judge-a",
-                                   second_judge="judge-b", n_worst=1))
+    executed = outputs_text(run_nb("06_error_analysis", run, judge="judge-a", n_worst=1))
     links = [opened(q) for q in LINK.findall(executed)]
     frame = judgments_frame(run / "judgments")
-    worst = worst_answers(frame[frame["judge"] == "judge-a"], n_worst=1,
-                          exclude_models=["reference"])
+    expected = []
+    for judge in ("judge-a", "judge-b"):  # the primary judge first
+        worst = worst_answers(frame[frame["judge"] == judge], n_worst=1,
+                              exclude_models=["reference"])
+        assert len(worst) >= 2
+        expected += [(f"{judge}|{m}|{q}", None) for m, q in zip(worst["model"], worst["question_id"])]
     gaps = judge_disagreements(frame[frame["judge"] == "judge-a"],
                                frame[frame["judge"] == "judge-b"]).head(10)
-    expected = [(f"judge-a|{m}|{q}", None) for m, q in zip(worst["model"], worst["question_id"])]
     expected += [(f"judge-a|{m}|{q}", "judge:judge-b")
                  for m, q in zip(gaps["model"], gaps["question_id"])]
-    assert links == expected and len(worst) >= 2 and len(gaps) == 10
+    assert links == expected and len(gaps) == 10
     page = write_viewer(run, run / "viewer.html")
     assert {item for item, _ in links} <= item_keys(page_data(page.read_text(encoding="utf-8")))
 
@@ -64,7 +66,7 @@ def test_judge_eval_rows_link_to_the_pair_in_the_viewer():
                                verdict=1 if order == "ab" else 2, request={},
                                request_hash=f"h{order}", prompt_sha256="p", template_sha256="t")
                for order in ("ab", "ba")]
-    rows = pd.DataFrame({"judge": ["gpt", "gpt [llmbar-vanilla]"], "benchmark": "llmbar",
+    rows = pd.DataFrame({"judge": ["gpt", "gpt/llmbar-vanilla"], "benchmark": "llmbar",
                          "subset": "Natural", "item_id": "7", "status_ab": "ok",
                          "status_ba": "ok", "raw_ab": "x"})
     links = [opened(url.split("?", 1)[1]) for url in viewer_links(rows, protocol="llmbar-vanilla")]

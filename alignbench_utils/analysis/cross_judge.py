@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from itertools import combinations
-from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
@@ -30,7 +29,6 @@ __all__ = [
     "ranking_agreement_table",
     "score_confusion",
     "top_disagreements",
-    "viewer_link",
 ]
 
 
@@ -132,24 +130,9 @@ def leaderboards_side_by_side(cis: Mapping[str, pd.DataFrame], order: Sequence[s
     return table
 
 
-def viewer_link(judge: str, model: str, question_id: object, other: str,
-                page: str = "viewer.html") -> str:
-    """Deep link into the judgment viewer: the answer as judged by ``judge``, with
-    ``other``'s judgment beside it (the viewer's ``item`` / ``side`` query).
-
-    >>> viewer_link("a/p", "m", 7, "b")
-    'viewer.html?item=a%2Fp%7Cm%7C7&side=judge%3Ab'
-    """
-    return f"{page}?" + urlencode({"item": f"{judge}|{model}|{question_id}",
-                                   "side": f"judge:{other}"})
-
-
 def top_disagreements(frame: pd.DataFrame, judges: tuple[str, str], *,
                       n: int = 10) -> pd.DataFrame:
-    """The ``n`` answers two judges scored furthest apart (both ok), both critiques and a
-    ``viewer`` link that opens the two judgments side by side."""
+    """The ``n`` answers two judges scored furthest apart (both ok), with both critiques
+    (:func:`~alignbench_utils.report.viewer_links.with_viewer_links` adds the viewer links)."""
     a, b = (frame[frame["judge"] == j] for j in judges)
-    gaps = judge_disagreements(a, b, names=judges).head(n)
-    gaps["viewer"] = [viewer_link(judges[0], m, q, judges[1])
-                      for m, q in zip(gaps["model"], gaps["question_id"])]
-    return gaps
+    return judge_disagreements(a, b, names=judges).head(n)

@@ -235,15 +235,14 @@ def combine_run(frame: pd.DataFrame, layout: RunLayout) -> pd.DataFrame:
     return combine(frame, sample_reduce=sample_reduce, panels=panels)
 
 
-def panel_records(records: Sequence[Mapping[str, Any]], layout: RunLayout) -> list[dict[str, Any]]:
+def panel_records(judgments: pd.DataFrame, layout: RunLayout) -> list[dict[str, Any]]:
     """The run's panels as rows of judgment records (what the viewer shows beside the
-    judges' own records): :func:`panel_items` of ``records`` with the run's settings."""
-    from alignbench_utils.analysis.aggregate import judgments_frame
-
+    judges' own records): :func:`panel_items` of the judgments frame of the run's records
+    with the run's settings."""
     sample_reduce, panels = read_judging(layout)
-    if not panels or not records:
+    if not panels or judgments.empty:
         return []
-    items = reduce_samples(judgments_frame(list(records)), sample_reduce)
+    items = reduce_samples(judgments, sample_reduce)
     rows = [panel_items(items, panel) for panel in panels]
     frame = pd.concat([r for r in rows if not r.empty], ignore_index=True)
     frame = frame.astype(object).where(frame.notna(), None)

@@ -30,12 +30,14 @@ from pathlib import Path
 
 from alignbench_utils.protocols.base import DEFAULT_PROTOCOL, canonical_protocol
 
-__all__ = ["FIGURES", "JUDGE_FIGURES", "STAGE_DIRS", "RunLayout", "file_safe", "judge_folder",
+__all__ = ["FIGURES", "JUDGE_FIGURES", "STAGE_DIRS", "VIEWER_PAGE", "RunLayout", "file_safe", "judge_folder",
            "pairwise_file", "run_root"]
 
 # The folders of a run that hold records, by the stage that writes them (spend, budget, lock).
 STAGE_DIRS: dict[str, str] = {"generate": "answers", "judge": "judgments",
                               "judge_eval": "judge_eval", "pairwise": "comparisons"}
+
+VIEWER_PAGE = "viewer.html"  # the judgment viewer in reports/<run>/, linked by the index and tables
 
 # The figures of a whole run (name → caption), in the order the report's index shows them
 # (every judge's own figures are JUDGE_FIGURES).

@@ -24,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from alignbench_utils._version import __version__
 from alignbench_utils.analysis.aggregate import failures_by_model
 from alignbench_utils.config import LOCAL, REFERENCE, RunConfig
-from alignbench_utils.data.layout import FIGURES, JUDGE_FIGURES, RunLayout
+from alignbench_utils.data.layout import FIGURES, JUDGE_FIGURES, VIEWER_PAGE, RunLayout
 from alignbench_utils.data.store import read_records_in
 from alignbench_utils.protocols.prompts import template_sha256
 from alignbench_utils.report.provenance import summarize_records
@@ -45,7 +45,6 @@ __all__ = [
 ]
 
 KERNEL_NAME = "python3"  # jupyter_client starts it with sys.executable: the venv's python
-VIEWER_PAGE = "viewer.html"  # the judgment viewer (alignbench_utils.report.viewer), linked by the index
 TEMPLATES = Path(__file__).with_name("templates")
 MAIN_FIGURES = FIGURES  # shown on the index page, in this order; notebooks 04/08 write them
 APPENDIX_DIRS = ("results", "figures")  # copied into the report folder, linked from the index

@@ -300,7 +300,8 @@ def write_viewer(run_dir: str | os.PathLike, out_path: str | os.PathLike, *,
     run_dir = Path(run_dir)
     layout = RunLayout(run_dir)
     records = _records_under(layout.judgments_dir)
-    records += panel_records(records, layout)  # judge panels, shown like any judge
+    if records:  # judge panels, shown like any judge
+        records += panel_records(judgments_frame(records), layout)
     pairwise = [*_records_under(layout.comparisons_dir), *_records_under(layout.judge_eval_dir)]
     answers = _records_under(layout.answers_dir) if pairwise else []
     run = info["run"] if info else run_dir.name

@@ -19,11 +19,10 @@ from urllib.parse import urlencode
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from alignbench_utils.analysis.error_analysis import judge_disagreements
-from alignbench_utils.report.pages import VIEWER_PAGE
+from alignbench_utils.data.layout import VIEWER_PAGE
 
-__all__ = ["LINK_COLUMN", "TEXT_COLUMNS", "disagreement_links", "link_table", "viewer_links",
-           "viewer_url"]
+__all__ = ["LINK_COLUMN", "TEXT_COLUMNS", "link_table", "viewer_links", "viewer_url",
+           "with_viewer_links"]
 
 LINK_COLUMN = "viewer"
 # Long texts left out of a link table (the viewer shows them whole).
@@ -104,29 +103,27 @@ def viewer_links(table: pd.DataFrame, *, judge: str | None = None,
     return pd.Series(links, index=table.index, name=LINK_COLUMN)
 
 
+def with_viewer_links(table: pd.DataFrame, *, judge: str | None = None,
+                      side_judge: str | None = None, protocol: str | None = None,
+                      page: str = VIEWER_PAGE) -> pd.DataFrame:
+    """``table`` with a ``viewer`` column: each row's link to its item (:func:`viewer_links`),
+    for :func:`~alignbench_utils.report.tables.html_table`'s ``link_columns``.
+
+    >>> with_viewer_links(pd.DataFrame({"model": ["m"], "question_id": [3]}), judge="A").iloc[0, -1]
+    'viewer.html?item=A%7Cm%7C3'
+    """
+    return table.assign(**{LINK_COLUMN: viewer_links(table, judge=judge, side_judge=side_judge,
+                                                     protocol=protocol, page=page)})
+
+
 def link_table(table: pd.DataFrame, *, judge: str | None = None,
                side_judge: str | None = None, protocol: str | None = None,
                page: str = VIEWER_PAGE) -> Styler:
     """``table`` without its long texts (``TEXT_COLUMNS``) and with a link per row to its
-    item in the viewer (:func:`viewer_links`), for display in a notebook and the report."""
-    shown = table.drop(columns=[c for c in TEXT_COLUMNS if c in table.columns])
-    shown = shown.assign(**{LINK_COLUMN: viewer_links(table, judge=judge, side_judge=side_judge,
-                                                      protocol=protocol, page=page)})
+    item in the viewer (:func:`with_viewer_links`), for display in a notebook and the report."""
+    shown = with_viewer_links(table.drop(columns=[c for c in TEXT_COLUMNS if c in table.columns]),
+                              judge=judge, side_judge=side_judge, protocol=protocol, page=page)
     return (shown.style.format(precision=1, escape="html")
             .format(lambda url: f'<a href="{html.escape(url)}">open in the viewer</a>',
                     subset=[LINK_COLUMN])
             .hide(axis="index"))
-
-
-def disagreement_links(judgments: pd.DataFrame, judge: str, second_judge: str, *,
-                       n: int = 10, page: str = VIEWER_PAGE) -> Styler:
-    """The ``n`` largest disagreements of ``judge`` and ``second_judge``
-    (:func:`~alignbench_utils.analysis.error_analysis.judge_disagreements` over a judgments frame),
-    each linked to the item in the viewer with the second judge beside it. Without a second
-    judge, an empty table that says so."""
-    if not second_judge:
-        return pd.DataFrame().style.set_caption("no second judge given: no disagreements")
-    gaps = judge_disagreements(judgments[judgments["judge"] == judge],
-                               judgments[judgments["judge"] == second_judge],
-                               names=(judge, second_judge))
-    return link_table(gaps.head(n), judge=judge, side_judge=second_judge, page=page)
