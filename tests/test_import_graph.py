@@ -127,3 +127,15 @@ def test_the_config_imports_no_stage_and_no_runtime_module():
                  "pairwise_leaderboard", "engine", "client", "budget", "http", "batch",
                  "pipeline", "cli"}
     assert not reached & forbidden, sorted(reached & forbidden)
+
+
+def test_the_folders_show_the_layers():
+    """At most 15 modules at the top of the package; the rest live in a layer's folder."""
+    top = sorted(p.stem for p in PACKAGE.glob("*.py"))
+    assert len(top) <= 15, top
+    layers = {"stages", "protocols", "backends", "running", "data", "judgebench", "analysis",
+              "report", "local", "testing"}
+    assert layers <= {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    graph = import_graph()
+    assert not any(m.startswith(f"{PACKAGE.name}.analysis") for m in
+                   graph[f"{PACKAGE.name}.data.records"] | graph[f"{PACKAGE.name}.data.store"])
