@@ -29,6 +29,7 @@ from alignbench_utils.taxonomy import CATEGORIES, subcategory_map
 __all__ = [
     "QUESTION_FIELDS",
     "load_questions",
+    "question_rows",
     "read_json_array",
     "read_jsonl",
     "read_official_answers",
@@ -152,6 +153,30 @@ def _load_rows(source: str) -> list[dict[str, Any]]:
                      f"{HUB_PREFIX}ORG/NAME for a Hugging Face dataset", field="questions")
 
 
+def question_rows(source: str | os.PathLike = "v1.1", *,
+                  categories: Iterable[str] | None = None, per_category: int | None = None,
+                  seed: int = 0) -> list[dict[str, Any]]:
+    """The questions :func:`load_questions` gives, as plain dicts: what the stages and the
+    lean commands (``alignbench generate``, ``judge``, ``estimate``) take, without loading
+    ``datasets`` (and with it pandas and pyarrow).
+
+    >>> rows = question_rows("v1.1", categories=["数学计算"], per_category=3)
+    >>> len(rows), rows[0]["category"]
+    (3, '数学计算')
+    """
+    rows = _load_rows(os.fspath(source))
+    if categories is not None:
+        wanted = list(categories)
+        unknown = [c for c in wanted if c not in CATEGORIES]
+        if unknown:
+            raise InputError(f"unknown categories {unknown}; allowed: {', '.join(CATEGORIES)}",
+                             field="categories")
+        rows = [r for r in rows if r["category"] in wanted]
+    if per_category is not None:
+        rows = stratified_subset(rows, per_category, seed=seed)
+    return rows
+
+
 def load_questions(source: str | os.PathLike = "v1.1", *, categories: Iterable[str] | None = None,
                    per_category: int | None = None, seed: int = 0):
     """Load and validate AlignBench questions as a ``datasets.Dataset``.
@@ -166,16 +191,7 @@ def load_questions(source: str | os.PathLike = "v1.1", *, categories: Iterable[s
     """
     import datasets
 
-    rows = _load_rows(os.fspath(source))
-    if categories is not None:
-        wanted = list(categories)
-        unknown = [c for c in wanted if c not in CATEGORIES]
-        if unknown:
-            raise InputError(f"unknown categories {unknown}; allowed: {', '.join(CATEGORIES)}",
-                             field="categories")
-        rows = [r for r in rows if r["category"] in wanted]
-    if per_category is not None:
-        rows = stratified_subset(rows, per_category, seed=seed)
+    rows = question_rows(source, categories=categories, per_category=per_category, seed=seed)
     columns = list(QUESTION_FIELDS) + (["evidences"] if rows and all("evidences" in r for r in rows)
                                        else [])
     return datasets.Dataset.from_dict({c: [r.get(c) for r in rows] for c in columns})
