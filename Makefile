@@ -9,18 +9,34 @@ STAMP  := $(VENV)/.installed
 MODEL  ?= 0.5b
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system-deps local-model test test-fast demo lab bench lint env-sync clean
+.PHONY: help venv lock system-deps local-model test test-fast demo lab bench lint env-sync clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# requirements.lock pins every package (dev and bench tools included) with hashes; the package
+# itself is installed on top without resolving anything. `make lock` refreshes it.
+LOCK        := requirements.lock
+LOCK_PYTHON := 3.11.7
+LOCK_ARGS   ?=
+
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m alignbench_utils.prepare
+	$(BIN)/python -m pip check || { echo "$(LOCK) lacks a dependency of pyproject.toml: run make lock"; exit 1; }
 	touch $(STAMP)
 
-venv: $(STAMP) ## create .venv and install the package with its dev extras
+venv: $(STAMP) ## create .venv and install the locked environment and the package
+
+lock: ## re-resolve requirements.lock from pyproject.toml (pins kept unless LOCK_ARGS=--upgrade) and environment.yml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m uv --version >/dev/null 2>&1 || $(BIN)/python -m pip install -q uv
+	$(BIN)/python -m uv pip compile pyproject.toml --extra dev --universal \
+		--python-version $(LOCK_PYTHON) --generate-hashes --custom-compile-command "make lock" \
+		-q -o $(LOCK) $(LOCK_ARGS)
+	$(BIN)/python scripts/sync_environment.py
 
 system-deps: ## install Debian packages: a CJK font and chromium (for report tests)
 	bash scripts/install_system_deps.sh
@@ -50,7 +66,7 @@ bench: venv ## print the throughput, statistics and judge meta-evaluation benchm
 lint: venv ## ruff over the package, tests and benchmarks
 	$(BIN)/ruff check alignbench_utils tests benchmarks
 
-env-sync: venv ## rewrite environment.yml from pyproject.toml's dependency list
+env-sync: venv ## rewrite environment.yml from pyproject.toml and requirements.lock
 	$(BIN)/python scripts/sync_environment.py
 
 clean: ## remove the venv and caches (keeps runs/, reports/ and the model cache)

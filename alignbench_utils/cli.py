@@ -195,13 +195,13 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from alignbench_utils.config import REFERENCE
-    from alignbench_utils.data.questions import load_questions
+    from alignbench_utils.data.questions import question_rows
     from alignbench_utils.running.client import EndpointConfig
     from alignbench_utils.stages.generate import run_generation
 
     endpoint = (EndpointConfig.reference(args.model) if args.model == REFERENCE
                 else _endpoint(args, args.model, name_flag="--model"))
-    questions = load_questions(args.questions, per_category=args.per_category, seed=args.seed)
+    questions = question_rows(args.questions, per_category=args.per_category, seed=args.seed)
     with _writer_lock(args.out):
         summary = run_generation(questions, endpoint, Path(args.out) / f"{args.model}.jsonl",
                                  max_tokens=args.max_tokens, temperature=args.temperature,
@@ -332,10 +332,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         read_official_answers,
         read_official_judgments,
     )
-    from alignbench_utils.data.questions import load_questions
+    from alignbench_utils.data.questions import question_rows
     from alignbench_utils.running.engine import RunSummary, Task, plan, store_writers
 
-    by_id = {q["question_id"]: q for q in load_questions(args.questions)}
+    by_id = {q["question_id"]: q for q in question_rows(args.questions)}
     records = []
     first_seen: dict[tuple[str, object], tuple[str, int]] = {}  # (model, question) → where
     for path in args.answers or args.judgments:
@@ -373,19 +373,32 @@ def add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("config", help="run YAML, e.g. runs/demo.yaml")
     p.add_argument("--notebooks", nargs="+", default=None,
                    help="only these notebooks (e.g. 03_aggregate 04_analysis); default: all")
+    p.add_argument("--force", nargs="*", default=None, metavar="NOTEBOOK",
+                   help="execute these notebooks (all when none is named) even when nothing "
+                        "they depend on changed; by default a notebook is skipped then")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import papermill
+    from alignbench_utils.config import load_config
+    from alignbench_utils.pipeline import notebooks_for, run_pipeline
 
-    from alignbench_utils.pipeline import run_pipeline
-
+    config = load_config(args.config, check_env=True)
+    allowed = notebooks_for(config)
+    unknown = [n for n in [*(args.notebooks or []), *(args.force or [])] if n not in allowed]
+    if unknown:
+        raise InputError(f"unknown notebooks {unknown}; allowed: {', '.join(allowed)}",
+                         field="notebooks")
+    force = args.force == [] or (args.force or False)  # a bare --force: every notebook
     try:
-        pages = run_pipeline(args.config, notebooks=args.notebooks,
-                             progress=not args.no_progress)
-    except papermill.PapermillExecutionError as exc:
+        pages = run_pipeline(config, notebooks=args.notebooks,
+                             progress=not args.no_progress, force=force,
+                             echo=print if args.no_progress else None)
+    except Exception as exc:
+        papermill = sys.modules.get("papermill")  # loaded when a notebook was executed
+        if papermill is None or not isinstance(exc, papermill.PapermillExecutionError):
+            raise
         if exc.ename == "KeyboardInterrupt":  # Ctrl-C reached the kernel first
             raise KeyboardInterrupt from None
         if exc.ename in _OS_ERRORS:  # a full disk or a read-only folder, inside a notebook

@@ -3,8 +3,11 @@ with papermill, then render the HTML report.
 
 The notebooks are the pipeline; this module only turns the validated config into each
 notebook's parameters, starts the embedded local server once when a model or judge says
-``base_url: local``, and checks that no API key leaked into anything written.
-A rerun resumes: the notebooks call the append-only store, which never repeats a call.
+``base_url: local`` (only when a notebook has to execute), and checks that no API key leaked
+into anything written. A rerun resumes: the notebooks call the append-only store, which never
+repeats a call, and a notebook whose inputs did not change is not executed again
+(:mod:`alignbench_utils.incremental`). The terminal gets one line per notebook (executed and
+why, or skipped), each stage's summary lines, and whether the report was re-rendered.
 """
 
 from __future__ import annotations
@@ -12,19 +15,19 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from alignbench_utils.analysis.panels import write_judging
 from alignbench_utils.config import LOCAL, REFERENCE, RunConfig, load_config
 from alignbench_utils.errors import InputError, RunError
+from alignbench_utils.incremental import Executions
 from alignbench_utils.keys import looks_like_key
 from alignbench_utils.paths import REPO_ROOT
-from alignbench_utils.report.pages import KERNEL_NAME, execute_notebook, render_report
-from alignbench_utils.report.viewer import scannable_bytes
+from alignbench_utils.running.engine import summary_lines
 from alignbench_utils.running.runlock import run_lock
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "find_secret_leaks",
     "notebook_parameters",
     "notebooks_for",
+    "printed_text",
     "render_only",
     "run_pipeline",
 ]
@@ -184,6 +188,8 @@ def find_secret_leaks(config: RunConfig, roots: Sequence[Path]) -> list[Path]:
     secrets += [n.encode() for n in sorted(names) if looks_like_key(n)]
     if not secrets:
         return []
+    from alignbench_utils.report.viewer import scannable_bytes  # pandas: only with secrets
+
     return [path for root in roots if root.exists() for path in sorted(root.rglob("*"))
             if path.is_file() and any(map(scannable_bytes(path).__contains__, secrets))]
 
@@ -204,51 +210,119 @@ def _local_server(config: RunConfig, stack: contextlib.ExitStack) -> Any | None:
         ctx=config.local.ctx))
 
 
+def printed_text(notebook: str | os.PathLike) -> str:
+    """What an executed notebook printed (its stdout streams), in order."""
+    import nbformat  # seconds to import: an unchanged rerun, which executes nothing, skips it
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    return "".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
+                   for out in cell.get("outputs", [])
+                   if out.get("output_type") == "stream" and out.get("name") == "stdout")
+
+
+def _key_parameters(config: RunConfig, parameters: dict[str, Any]) -> dict[str, Any]:
+    """What a notebook's key takes from its parameters: them as the config gives them
+    (``base_url: local`` unresolved: the local server's port changes every run) and, when the
+    run uses the local server, its model and settings."""
+    if not config.uses_local:
+        return parameters
+    return {"parameters": parameters, "local": dataclasses.asdict(config.local)}
+
+
 def run_pipeline(config: RunConfig | str | os.PathLike, *,
                  notebooks: Sequence[str] | None = None, progress: bool = True,
-                 kernel_name: str = KERNEL_NAME) -> list[Path]:
-    """Execute ``notebooks`` (default: :func:`notebooks_for` the run) in order, then render
-    the report; returns the pages.
+                 kernel_name: str | None = None, force: bool | Collection[str] = False,
+                 echo: Callable[[str], None] | None = None) -> list[Path]:
+    """Execute ``notebooks`` (default: :func:`notebooks_for` the run) in order, each only
+    when something it depends on changed since its last execution (``force``: every notebook,
+    or those named, regardless), then render the report when something under it changed;
+    returns the pages.
 
-    Executed notebooks go to ``<run_dir>/notebooks/``, HTML to ``<report_dir>/``. The run
-    folder's lock (:mod:`runlock`) is held throughout: a second run of it fails at once. A failing
-    notebook raises ``papermill.PapermillExecutionError`` (its partial output is kept).
+    Executed notebooks go to ``<run_dir>/notebooks/``, HTML to ``<report_dir>/``; the kernel
+    is ``kernel_name`` (default :data:`alignbench_utils.report.pages.KERNEL_NAME`). ``echo``
+    (default: a line above the progress bar) gets one line per notebook, the summary line of
+    each stage it ran and one for the report. The run folder's lock
+    (:mod:`alignbench_utils.running.runlock`) is held throughout: a second run of it fails at
+    once. A failing notebook raises ``papermill.PapermillExecutionError`` (its partial output
+    is kept).
     """
-    import papermill
-
     config = config if isinstance(config, RunConfig) else load_config(config, check_env=True)
     allowed = notebooks_for(config)
     notebooks = allowed if notebooks is None else notebooks
-    unknown = [n for n in notebooks if n not in allowed]
+    forced = set(allowed) if force is True else set(force or ())
+    unknown = [n for n in [*notebooks, *sorted(forced)] if n not in allowed]
     if unknown:
         raise ValueError(f"unknown notebooks {unknown}; allowed: {', '.join(allowed)}")
-    write_judging(config.layout, sample_reduce=config.statistics.sample_reduce,
-                  panels=config.panels)
+    say = echo or tqdm.write
+    executions = Executions(config.layout)
+    plain = notebook_parameters(config)  # the keys' parameters: `local` as written
     with contextlib.ExitStack() as stack:
         stack.enter_context(run_lock(config.run_dir))  # one writer per run folder
-        params = notebook_parameters(config, _local_server(config, stack))
+        from alignbench_utils.analysis.panels import write_judging  # pandas: after the lock
+
+        write_judging(config.layout, sample_reduce=config.statistics.sample_reduce,
+                      panels=config.panels)
+        params: dict[str, dict[str, Any]] | None = None  # resolved once something executes
         bar = tqdm(notebooks, desc=f"alignbench run {config.name}", unit="notebook",
                    disable=not progress)
         for name in bar:
             bar.set_postfix_str(name)
+            notebook = NOTEBOOK_DIR / f"{name}.ipynb"
+            key = executions.key(name, notebook, _key_parameters(config, plain[name]))
+            decision = executions.decide(name, key, force=name in forced)
+            if not decision.run:
+                say(f"{name}: skipped ({decision.reason})")
+                continue
+            if params is None:
+                params = notebook_parameters(config, _local_server(config, stack))
+            from alignbench_utils.report.pages import (  # the science stack: only now
+                KERNEL_NAME,
+                execute_notebook,
+            )
+
             executed = config.layout.executed_notebook(name)
+            before, started = executions.snapshot(), time.monotonic()
             try:
-                execute_notebook(NOTEBOOK_DIR / f"{name}.ipynb", executed, params[name],
-                                 cwd=Path.cwd(), kernel_name=kernel_name)
-            except papermill.PapermillExecutionError as exc:
-                try:
-                    report = render_only(config)[-1]
-                except OSError as problem:  # the disk that failed the notebook: keep its error
-                    report = f"not rendered ({problem.strerror or problem})"
-                exc.add_note(f"executed notebook with the error: {executed}; "
-                             f"report of what ran: {report}")
+                execute_notebook(notebook, executed, params[name], cwd=Path.cwd(),
+                                 kernel_name=kernel_name or KERNEL_NAME)
+            except Exception as exc:
+                import papermill  # loaded already by execute_notebook
+
+                if isinstance(exc, papermill.PapermillExecutionError):
+                    try:
+                        report = render_only(config)[-1]
+                    except OSError as problem:  # the disk that failed the notebook: its error
+                        report = f"not rendered ({problem.strerror or problem})"
+                    exc.add_note(f"executed notebook with the error: {executed}; "
+                                 f"report of what ran: {report}")
                 raise
+            executions.record(name, key, before)
+            say(f"{name}: executed in {time.monotonic() - started:.1f} s ({decision.reason})")
+            for line in summary_lines(printed_text(executed)):
+                say(f"  {line}")
             _check_secrets(config)
-    return render_only(config)
+    return _render_if_changed(config, executions, say)
+
+
+def _render_if_changed(config: RunConfig, executions: Executions,
+                       say: Callable[[str], None]) -> list[Path]:
+    """The report's pages, rendered again only when the run's files, config or code changed
+    since they were last rendered (or a page is missing)."""
+    key = executions.report_key(config.to_dict())
+    pages = executions.current_report(key)
+    if pages is not None:
+        _check_secrets(config)
+        say("report: unchanged since it was rendered, not rendered again")
+        return pages
+    pages = render_only(config)
+    executions.record_report(key, pages)
+    return pages
 
 
 def render_only(config: RunConfig | str | os.PathLike) -> list[Path]:
     """Re-render the HTML report from the executed notebooks, running nothing."""
+    from alignbench_utils.report.pages import render_report
+
     config = config if isinstance(config, RunConfig) else load_config(config)
     if not any(config.layout.notebooks_dir.glob("*.ipynb")):
         raise InputError("no executed notebooks; run `alignbench run` first",

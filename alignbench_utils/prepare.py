@@ -6,8 +6,10 @@ copy gets exactly the parameters ``alignbench run`` gives it (:func:`notebook_pa
 injected by papermill's prepare-only mode: nothing is executed), with what it needs to work
 when opened on its own:
 
-- its kernel is the project's environment, registered under :data:`LAB_KERNEL` by ``make lab``
-  (:func:`install_kernel`), so every cell runs where the package is installed;
+- its kernel is the project's environment, :data:`LAB_KERNEL`: its kernelspec is installed
+  with the package (``<env>/share/jupyter/kernels/alignbench``, pyproject's data-files), so
+  plain ``papermill`` runs a copy, and ``make lab`` registers it again with this interpreter's
+  absolute path (:func:`install_kernel`), so every cell runs where the package is installed;
 - relative paths in the run config (dataset source, human labels, judge templates) are made
   absolute, because JupyterLab starts a kernel in the notebook's own folder, not where
   ``alignbench run`` ran;
@@ -54,6 +56,7 @@ __all__ = [
     "LAB_KERNEL_DISPLAY",
     "PATH_PARAMETERS",
     "absolute_paths",
+    "ensure_kernel",
     "install_kernel",
     "open_command",
     "prepare_notebooks",
@@ -85,6 +88,21 @@ def install_kernel(prefix: str | os.PathLike = sys.prefix) -> Path:
 
     return Path(install(kernel_name=LAB_KERNEL, display_name=LAB_KERNEL_DISPLAY,
                         prefix=str(prefix)))
+
+
+def ensure_kernel(prefix: str | os.PathLike = sys.prefix) -> Path | None:
+    """Register :data:`LAB_KERNEL` under ``prefix`` unless Jupyter finds it already; returns
+    the kernelspec folder written, or None.
+
+    A wheel install brings the kernelspec (pyproject's data-files); an editable install
+    (``pip install -e``, ``make venv``) does not, so ``alignbench notebook`` registers it
+    before writing copies that name it: plain ``papermill`` then runs them.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if LAB_KERNEL in KernelSpecManager().find_kernel_specs():
+        return None
+    return install_kernel(prefix)
 
 
 def absolute_paths(value: Any, base: Path) -> Any:
@@ -168,6 +186,7 @@ def prepare_notebooks(config: RunConfig | str | os.PathLike,
         raise InputError(f"unknown notebooks {unknown}; allowed: {', '.join(allowed)}",
                          field="notebook")
     params = absolute_paths(notebook_parameters(config), Path.cwd())
+    ensure_kernel()
     out_dir = prepared_dir(config)
     texts = {out_dir / f"{n}.ipynb": _prepare(config, n, params[n])
              for n in allowed if n in names}

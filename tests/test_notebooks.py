@@ -269,5 +269,5 @@ def test_01_and_02_against_the_fault_server(tmp_path, fault_server):
     frame = aggregate.judgments_frame(tmp_path / "judgments")
     assert len(frame) == 16 and set(frame["judge"]) == {"j1"}
     assert frame["status"].isin(["ok", "parse_failed"]).all()
-    assert "judge j1: done" in outputs_text(executed)
+    assert "judge j1 on m1, reference: done" in outputs_text(executed)
     assert not stderr_text(executed)  # e.g. no progress-bar warning in the report

@@ -4,7 +4,10 @@ run on their own, as in JupyterLab: in the registered project kernel, from their
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import nbformat
@@ -17,8 +20,15 @@ from test_notebooks import outputs_text, stderr_text
 from test_pipeline import KEY, KEY_ENV
 
 from alignbench_utils.cli import main
+from alignbench_utils.paths import REPO_ROOT
 from alignbench_utils.pipeline import JUDGES_NOTEBOOK, NOTEBOOKS
-from alignbench_utils.prepare import LAB_KERNEL, install_kernel, prepare_notebooks
+from alignbench_utils.prepare import (
+    LAB_KERNEL,
+    LAB_KERNEL_DISPLAY,
+    ensure_kernel,
+    install_kernel,
+    prepare_notebooks,
+)
 
 PLACEHOLDER = "runs/notebook"  # run_dir of the committed notebooks
 
@@ -125,7 +135,7 @@ def test_prepared_01_and_02_call_the_run_endpoints(tmp_path, monkeypatch, lab_ke
     answers = [json.loads(line) for line in
                (run_dir / "answers" / "m1.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(answers) == 8 and all(a["status"] == "ok" for a in answers)
-    assert "judge j1: done" in execute(paths[1])
+    assert "judge j1 on m1, reference: done" in execute(paths[1])
     judged = [json.loads(line) for line in
               (run_dir / "judgments" / "j1" / "m1.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(judged) == 8 and fault_server.stats["answer"] == 8
@@ -181,3 +191,48 @@ def test_a_key_pasted_into_the_config_is_never_written(tmp_path, monkeypatch, ca
 def test_kernel_is_this_interpreter(lab_kernel):
     spec = json.loads((lab_kernel / "kernel.json").read_text(encoding="utf-8"))
     assert spec["argv"][0] == sys.executable and "alignbench" in spec["display_name"]
+
+
+def test_prepared_copy_runs_under_plain_papermill_with_the_installed_kernel(tmp_path,
+                                                                            monkeypatch):
+    """pip installs the project kernel with the package (pyproject's data-files into
+    <prefix>/share/jupyter/kernels), so `papermill` finds it without `make lab`."""
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    data_files = pyproject["tool"]["setuptools"]["data-files"]
+    prefix = tmp_path / "prefix"  # where pip would put them
+    for target, sources in data_files.items():
+        (prefix / target).mkdir(parents=True)
+        for source in sources:
+            shutil.copy(REPO_ROOT / source, prefix / target)
+    spec = json.loads((prefix / "share/jupyter/kernels" / LAB_KERNEL / "kernel.json").read_text(
+        encoding="utf-8"))
+    assert spec["display_name"] == LAB_KERNEL_DISPLAY
+    monkeypatch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
+    monkeypatch.chdir(tmp_path)
+    run_dir = write_run(tmp_path / "runs" / "prep")
+    config = write_config(tmp_path, SYNTHETIC_MODELS, SYNTHETIC_JUDGES)
+    [path] = prepare_notebooks(config, ["03_aggregate"])
+    out = tmp_path / "out.ipynb"
+    result = subprocess.run([sys.executable, "-m", "papermill", str(path), str(out)],
+                            capture_output=True, text=True, timeout=300, cwd=path.parent,
+                            check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "leaderboard by judge-a" in outputs_text(out)
+    assert (run_dir / "results" / "leaderboard.csv").is_file()
+
+
+def test_an_editable_install_gets_the_kernel_registered_once(tmp_path, monkeypatch):
+    """`pip install -e` skips data-files: `alignbench notebook` registers the kernel itself
+    where Jupyter looks (here a private prefix on JUPYTER_PATH), once."""
+    import jupyter_core.paths
+
+    env = str(tmp_path / "prefix" / "share" / "jupyter")  # as if this were the environment
+    monkeypatch.setattr(jupyter_core.paths, "ENV_JUPYTER_PATH", [env])
+    monkeypatch.setattr(jupyter_core.paths, "SYSTEM_JUPYTER_PATH", [str(tmp_path / "system")])
+    monkeypatch.delenv("JUPYTER_PATH", raising=False)
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))  # no user kernel either
+    spec = ensure_kernel(tmp_path / "prefix")
+    assert spec == tmp_path / "prefix" / "share" / "jupyter" / "kernels" / LAB_KERNEL
+    assert json.loads((spec / "kernel.json").read_text(encoding="utf-8"))["argv"][0] == (
+        sys.executable)
+    assert ensure_kernel(tmp_path / "prefix") is None

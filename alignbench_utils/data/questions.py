@@ -193,7 +193,14 @@ def _load_rows(source: str) -> list[dict[str, Any]]:
 def question_rows(source: str | os.PathLike = "v1.1", *,
                   categories: Iterable[str] | None = None, per_category: int | None = None,
                   seed: int = 0) -> list[dict[str, Any]]:
-    """The validated question records :func:`load_questions` holds, as plain dicts."""
+    """The questions :func:`load_questions` gives, as plain dicts: what the stages and the
+    lean commands (``alignbench generate``, ``judge``, ``estimate``) take, without loading
+    ``datasets`` (and with it pandas and pyarrow).
+
+    >>> rows = question_rows("v1.1", categories=["数学计算"], per_category=3)
+    >>> len(rows), rows[0]["category"]
+    (3, '数学计算')
+    """
     rows = _load_rows(os.fspath(source))
     if categories is not None:
         wanted = list(categories)

@@ -42,37 +42,59 @@ every table. Verdict rules by name: ``VERDICT_RULES``; one call's ``verdict``/``
 benchmark: ``BENCHMARK_FAMILY``.
 """
 
-from alignbench_utils.judgebench.frame import (
-    ORDERS,
-    STATUSES,
-    VERDICT_COLUMNS,
-    check_verdicts,
-    verdicts_frame,
-)
-from alignbench_utils.judgebench.items import ITEM_COLUMNS, LABELS, items_frame, majority_label
-from alignbench_utils.judgebench.loaders import BENCHMARK_NAMES, load_benchmark
-from alignbench_utils.judgebench.metrics import BENCHMARK_FAMILY, HEADLINE
-from alignbench_utils.judgebench.published import (
-    import_llmbar_result,
-    import_pandalm_result,
-    published_llmbar_chatgpt,
-    published_pandalm,
-)
-from alignbench_utils.judgebench.shipped import (
-    LLMBAR_PROCESSED,
-    LLMBAR_SUBSETS,
-    load_llmbar,
-    load_pandalm,
-)
-from alignbench_utils.judgebench.table import judge_metrics, study_table
-from alignbench_utils.judgebench.user_formats import (
-    load_autoj,
-    load_critiquellm_pairwise,
-    load_critiquellm_pointwise,
-    load_mtbench_human,
-    mtbench_human_items,
-)
+from typing import TYPE_CHECKING
+
 from alignbench_utils.judgebench.verdicts import VERDICT_RULES, map_back, read_verdict
+from alignbench_utils.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from alignbench_utils.judgebench.frame import (
+        ORDERS,
+        STATUSES,
+        VERDICT_COLUMNS,
+        check_verdicts,
+        verdicts_frame,
+    )
+    from alignbench_utils.judgebench.items import ITEM_COLUMNS, LABELS, items_frame, majority_label
+    from alignbench_utils.judgebench.loaders import BENCHMARK_NAMES, load_benchmark
+    from alignbench_utils.judgebench.metrics import BENCHMARK_FAMILY, HEADLINE
+    from alignbench_utils.judgebench.published import (
+        import_llmbar_result,
+        import_pandalm_result,
+        published_llmbar_chatgpt,
+        published_pandalm,
+    )
+    from alignbench_utils.judgebench.shipped import (
+        LLMBAR_PROCESSED,
+        LLMBAR_SUBSETS,
+        load_llmbar,
+        load_pandalm,
+    )
+    from alignbench_utils.judgebench.table import judge_metrics, study_table
+    from alignbench_utils.judgebench.user_formats import (
+        load_autoj,
+        load_critiquellm_pairwise,
+        load_critiquellm_pointwise,
+        load_mtbench_human,
+        mtbench_human_items,
+    )
+
+# The verdict rules load at once (the pairwise protocols read replies with them); the rest,
+# which needs pandas and scipy, on first use.
+__getattr__, __dir__ = lazy_exports(__name__, {
+    **dict.fromkeys(["ORDERS", "STATUSES", "VERDICT_COLUMNS", "check_verdicts",
+                     "verdicts_frame"], ".frame"),
+    **dict.fromkeys(["ITEM_COLUMNS", "LABELS", "items_frame", "majority_label"], ".items"),
+    **dict.fromkeys(["BENCHMARK_NAMES", "load_benchmark"], ".loaders"),
+    **dict.fromkeys(["BENCHMARK_FAMILY", "HEADLINE"], ".metrics"),
+    **dict.fromkeys(["import_llmbar_result", "import_pandalm_result", "published_llmbar_chatgpt",
+                     "published_pandalm"], ".published"),
+    **dict.fromkeys(["LLMBAR_PROCESSED", "LLMBAR_SUBSETS", "load_llmbar", "load_pandalm"],
+                    ".shipped"),
+    **dict.fromkeys(["judge_metrics", "study_table"], ".table"),
+    **dict.fromkeys(["load_autoj", "load_critiquellm_pairwise", "load_critiquellm_pointwise",
+                     "load_mtbench_human", "mtbench_human_items"], ".user_formats"),
+})
 
 __all__ = [
     "BENCHMARK_FAMILY",

@@ -95,7 +95,8 @@ def server_command(binary: Path, model_file: Path, *, model_id: str, chat_templa
     return [str(binary), "-m", str(model_file), "--alias", model_id,
             "--host", "127.0.0.1", "--port", str(port),
             "-c", str(ctx), "-np", str(parallel),
-            "--no-jinja", "--chat-template", chat_template, "--no-webui"]
+            "--no-jinja", "--chat-template", chat_template, "--no-webui",
+            "--cache-prompt"]  # a prompt prefix evaluated before is reused
 
 
 def _load_prctl() -> Callable[..., int] | None:

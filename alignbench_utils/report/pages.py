@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pandas as pd
 import yaml
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -34,6 +33,7 @@ from alignbench_utils.running.accounting import run_spend, spend_frame
 
 __all__ = [
     "KERNEL_NAME",
+    "KERNEL_QUIET",
     "MAIN_FIGURES",
     "VIEWER_PAGE",
     "execute_notebook",
@@ -45,6 +45,11 @@ __all__ = [
 ]
 
 KERNEL_NAME = "python3"  # jupyter_client starts it with sys.executable: the venv's python
+# The kernel's own log (its stderr is the terminal's) says only what is critical: not the
+# "running over TCP without encryption" warning of every start (the kernel listens on
+# 127.0.0.1) nor "KeyboardInterrupt caught in kernel" when papermill shuts it down. A cell's
+# error still fails the notebook (papermill raises).
+KERNEL_QUIET = ["--IPKernelApp.log_level=CRITICAL"]
 TEMPLATES = Path(__file__).with_name("templates")
 MAIN_FIGURES = FIGURES  # shown on the index page, in this order; notebooks 04/08 write them
 APPENDIX_DIRS = ("results", "figures")  # copied into the report folder, linked from the index
@@ -59,7 +64,8 @@ def execute_notebook(notebook: str | Path, output: str | Path, parameters: Mappi
     """Run ``notebook`` with papermill into ``output``, injecting ``parameters``.
 
     A failing cell raises ``papermill.PapermillExecutionError``; the partly executed
-    notebook is still written to ``output`` for inspection.
+    notebook is still written to ``output`` for inspection. The kernel logs nothing short of
+    critical (:data:`KERNEL_QUIET`).
     """
     import papermill
 
@@ -68,7 +74,8 @@ def execute_notebook(notebook: str | Path, output: str | Path, parameters: Mappi
     try:
         papermill.execute_notebook(str(notebook), str(output), parameters=dict(parameters),
                                    kernel_name=kernel_name, cwd=str(cwd) if cwd else None,
-                                   progress_bar=False, report_mode=False)
+                                   progress_bar=False, report_mode=False,
+                                   extra_arguments=KERNEL_QUIET)
     except KeyboardInterrupt:  # papermill may leave the kernel running: stop it first
         stop_kernels()
         raise
@@ -173,6 +180,7 @@ def provenance(config: RunConfig,
 
 def render_notebook(notebook: str | Path, html: str | Path, info: Mapping[str, Any]) -> Path:
     """One executed notebook → one self-contained HTML page, code hidden, provenance on top."""
+    import nbformat  # here, not at the top: importing it takes seconds (jsonschema's grammars)
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(notebook), as_version=4)

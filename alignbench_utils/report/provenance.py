@@ -1,20 +1,27 @@
 """What produced a set of records: package versions, endpoints, prompt hashes, parameters, dates.
 
 Every results file and report states where its numbers came from; this module reads that
-from the records themselves (not from the config, which may have changed since).
+from the records themselves (not from the config, which may have changed since), and the
+environment that computed them (:func:`environment`: Python, every installed package's exact
+version, the package's git commit and whether its work tree had changes), so a paper's numbers
+can be rebuilt with the same code.
 """
 
 from __future__ import annotations
 
 import json
+import platform
+import subprocess
+import sys
 from collections.abc import Iterable, Mapping
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from alignbench_utils._version import __version__
 from alignbench_utils.data.store import now_iso
 
-__all__ = ["summarize_records", "write_provenance"]
+__all__ = ["environment", "git_state", "summarize_records", "write_provenance"]
 
 
 def _add(bucket: dict[str, list], key: str, value: Any) -> None:
@@ -59,16 +66,54 @@ def summarize_records(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             "last_created": max(dates) if dates else None}
 
 
+def git_state(root: str | Path) -> dict[str, Any]:
+    """The git commit of the work tree at ``root`` and whether it had changes (tracked or
+    untracked, ignored files aside); ``commit`` is None with a ``reason`` outside a git work
+    tree or without git.
+
+    >>> git_state("/")["commit"] is None
+    True
+    """
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              check=True, timeout=30).stdout.strip()
+
+    try:
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != Path(root).resolve():
+            return {"commit": None, "dirty": None, "reason": f"{root} is not a git work tree"}
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+    except (OSError, subprocess.SubprocessError) as exc:
+        return {"commit": None, "dirty": None, "reason": f"no git state of {root}: {exc}"}
+
+
+def environment() -> dict[str, Any]:
+    """Python, the platform, every installed distribution's exact version and the package's
+    git state (its repository when installed from a clone, as with ``pip install -e``).
+
+    >>> env = environment()
+    >>> env["packages"]["pyyaml"] == metadata.version("pyyaml"), env["python"][:3]
+    (True, '3.1')
+    """
+    packages = {dist.metadata["Name"].lower(): dist.version for dist in metadata.distributions()
+                if dist.metadata["Name"]}
+    return {"python": platform.python_version(), "implementation": sys.implementation.name,
+            "platform": platform.platform(), "executable": sys.executable,
+            "packages": dict(sorted(packages.items())),
+            "git": git_state(Path(__file__).resolve().parent.parent)}
+
+
 def write_provenance(path: str | Path, records: Iterable[Mapping[str, Any]], *,
                      spend: Mapping[str, Any] | None = None, **settings: Any) -> Path:
     """Write ``path`` (JSON): who wrote it and when, the records' provenance, the settings
-    (seeds, n_boot, level ...) that produced the files beside it and, when given, ``spend``:
-    tokens and cost so far per model and judge (:func:`accounting.spend_by_endpoint`)."""
+    (seeds, n_boot, level ...) that produced the files beside it, the :func:`environment` and,
+    when given, ``spend``: tokens and cost so far per model and judge
+    (:func:`accounting.spend_by_endpoint`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"written_by": f"alignbench-utils {__version__}",
            "written_at": now_iso(),
            "settings": settings, "records": summarize_records(records),
+           "environment": environment(),
            **({"spend": spend} if spend is not None else {})}
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n",
                     encoding="utf-8")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -45,6 +46,7 @@ __all__ = [
     "raise_if_nothing_succeeded",
     "run_tasks",
     "store_writers",
+    "summary_lines",
 ]
 
 
@@ -153,6 +155,20 @@ class RunSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+_SUMMARY_LINE = re.compile(r"^\S+ .+: done \d+, skipped \(already done\) \d+, .*$", re.MULTILINE)
+
+
+def summary_lines(text: str) -> list[str]:
+    """The :meth:`RunSummary.one_line` lines in ``text`` (what a stage notebook printed), for
+    ``alignbench run`` to show on the terminal.
+
+    >>> text = "judge j: template sha256 ab\\n" + RunSummary("judge", "j on m", done=2).one_line()
+    >>> summary_lines(text)
+    ['judge j on m: done 2, skipped (already done) 0, failed 0, parse_failed 0, requests 0, tokens 0+0, wall 0.0 s']
+    """
+    return _SUMMARY_LINE.findall(text)
 
 
 def plan(tasks: Iterable[Task], summary: RunSummary) -> list[Task]:

@@ -283,12 +283,12 @@ def _judge_eval_rows(config: RunConfig) -> list[EstimateRow]:
 def estimate_run(config: RunConfig | str | os.PathLike) -> list[EstimateRow]:
     """The estimate of every stage of a run (a config or its YAML path): per model, per
     judge × model, and for ``pairwise:`` and ``judge_eval:`` when the run has them."""
-    from alignbench_utils.data.questions import load_questions
+    from alignbench_utils.data.questions import question_rows
 
     config = config if isinstance(config, RunConfig) else load_config(config)
     ds = config.dataset
-    questions = load_questions(ds.source, categories=ds.categories or None,
-                               per_category=ds.per_category or None, seed=ds.seed).to_list()
+    questions = question_rows(ds.source, categories=ds.categories or None,
+                              per_category=ds.per_category or None, seed=ds.seed)
     past = PastOutputs(config.run_dir)
     rows, answers = _model_rows(config, questions, past)
     for spec, data in zip(config.judges, config.to_dict()["judges"], strict=True):
@@ -309,20 +309,22 @@ def estimate_frame(rows: list[EstimateRow]) -> Any:
 
 def format_estimate(rows: list[EstimateRow], config_name: str) -> str:
     """The table ``alignbench estimate`` prints, with totals and what each figure rests on."""
-    frame = estimate_frame(rows)
-    shown = frame[["role", "name", "answers_of", "backend", "requests", "recorded",
-                   "input_tokens", "output_tokens_bound", "output_tokens_expected",
-                   "cost_bound_usd", "cost_expected_usd", "spent_usd", "budget_usd"]]
-    money = ["cost_bound_usd", "cost_expected_usd", "spent_usd", "budget_usd"]
-    table = shown.astype(object).where(shown.notna(), "–")
-    for column in money:
-        table[column] = [f"${v:.4f}" if isinstance(v, float) else v for v in table[column]]
-    lines = [f"estimate of run {config_name} (nothing sent):", table.to_string(index=False), ""]
+    columns = ["role", "name", "answers_of", "backend", "requests", "recorded", "input_tokens",
+               "output_tokens_bound", "output_tokens_expected", "cost_bound_usd",
+               "cost_expected_usd", "spent_usd", "budget_usd"]
+    money = {"cost_bound_usd", "cost_expected_usd", "spent_usd", "budget_usd"}
+    cells = [[("–" if value is None else f"${value:.4f}" if column in money else str(value))
+              for column, value in ((c, getattr(r, c)) for c in columns)] for r in rows]
+    widths = [max(len(text) for text in [column, *(row[i] for row in cells)])
+              for i, column in enumerate(columns)]
+    table = "\n".join(" ".join(text.rjust(width) for text, width in zip(row, widths, strict=True))
+                      for row in [columns, *cells])  # printed without pandas: a lean command
+    lines = [f"estimate of run {config_name} (nothing sent):", table, ""]
     costs = [r.cost_bound_usd for r in rows if r.cost_bound_usd is not None]
     expected = [r.cost_expected_usd for r in rows if r.cost_expected_usd is not None]
-    lines.append(f"total: {int(frame['requests'].sum())} requests, "
-                 f"{int(frame['input_tokens'].sum())} input tokens, "
-                 f"{int(frame['output_tokens_bound'].sum())} output tokens at most"
+    lines.append(f"total: {sum(r.requests for r in rows)} requests, "
+                 f"{sum(r.input_tokens for r in rows)} input tokens, "
+                 f"{sum(r.output_tokens_bound for r in rows)} output tokens at most"
                  + (f", cost at most ${sum(costs):.4f}" if costs else "")
                  + (f", expected ${sum(expected):.4f} where past records exist"
                     if expected else ""))

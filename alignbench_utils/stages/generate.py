@@ -13,9 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from alignbench_utils.backends import Backend, open_backend
 from alignbench_utils.config import DEFAULT_CONCURRENCY, ModelSpec, Sampling, parse_spec
@@ -32,6 +30,9 @@ from alignbench_utils.running.client import (
 )
 from alignbench_utils.running.engine import RunSummary, StageFailedError, Task, drive, run_tasks
 from alignbench_utils.taxonomy import temperature_for
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "RunSummary",
@@ -151,6 +152,8 @@ def generate_models(questions: Iterable[dict[str, Any]], specs: Iterable[dict[st
     """Answer the questions with every model entry of a run config (dicts, as notebook 01
     gets them) into ``answers/<model>.jsonl``; prints one summary line per model and
     returns the summaries as a table."""
+    import pandas as pd
+
     layout, rows = RunLayout(run_dir), list(questions)
     summaries = []
     for index, data in enumerate(specs):
@@ -169,6 +172,8 @@ def generate_models(questions: Iterable[dict[str, Any]], specs: Iterable[dict[st
 def answers_overview(run_dir: str | os.PathLike, models: Iterable[str]) -> pd.DataFrame:
     """Records and mean answer length per model and status (every record in the store,
     this run and earlier ones)."""
+    import pandas as pd
+
     layout = RunLayout(run_dir)
     answers = pd.DataFrame([rec for model in models
                             for rec in read_records(layout.answers_file(model))])

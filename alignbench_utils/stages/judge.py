@@ -13,9 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from alignbench_utils.backends import Backend, open_backend
 from alignbench_utils.config import DEFAULT_CONCURRENCY, JudgeSpec, Sampling, parse_spec
@@ -38,6 +36,9 @@ from alignbench_utils.protocols.pointwise_alignbench import (
 from alignbench_utils.running.client import EndpointConfig, endpoint_from_spec, run_sync
 from alignbench_utils.running.engine import RunSummary, Task, run_tasks
 from alignbench_utils.stages.asking import ask
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "REASK_STRATEGY",
@@ -77,9 +78,9 @@ def load_answers(answers: str | os.PathLike | Iterable[dict[str, Any]], *,
         rec = as_answer_record(rec, path=file, line=number)
         if questions is not None and any(rec.get(k) is None for k in QUESTION_KEYS):
             if by_id is None:  # loaded only when a record lacks question fields
-                from alignbench_utils.data.questions import load_questions
+                from alignbench_utils.data.questions import question_rows
 
-                by_id = {q["question_id"]: q for q in load_questions(questions)}
+                by_id = {q["question_id"]: q for q in question_rows(questions)}
             fill_question_fields(rec, by_id, source=str(questions), path=file, line=number)
         try:
             question_fields(rec)
@@ -187,7 +188,8 @@ async def run_judging_async(answers: str | os.PathLike | Iterable[dict[str, Any]
     if not backend.can_judge:
         raise InputError(f"the {endpoint.backend} backend cannot judge", field="judge")
     records = load_answers(answers, questions=questions)
-    summary = RunSummary("judge", endpoint.name)
+    judged = sorted({str(rec.get("model")) for rec in records})  # named in the summary line
+    summary = RunSummary("judge", f"{endpoint.name} on {', '.join(judged) or 'no answers'}")
     out_path = Path(out_path)
     tasks = judging_tasks(records, judging, endpoint,
                           out_path if out_path.suffix != ".jsonl" else out_path.parent, summary,
@@ -208,23 +210,28 @@ def judge_models(specs: Iterable[dict[str, Any]], run_dir: str | os.PathLike, *,
                  progress: bool = False) -> pd.DataFrame:
     """Judge the answers of ``models`` (default: every ``answers/*.jsonl``) with every judge
     entry of a run config (dicts, as notebook 02 gets them) into ``judgments/<judge>/``;
-    prints one summary line per judge and model and returns the summaries as a table."""
+    prints one summary line per judge (naming the models) and returns them as a table."""
+    import pandas as pd
+
     layout = RunLayout(run_dir)
     files = ([layout.answers_file(m) for m in models] if models
              else sorted(layout.answers_dir.glob("*.jsonl")))
+    # every model's answers in one stage per judge: one summary line naming the models; sent in
+    # file then dataset order, which llama-server's prompt cache serves best of the orders
+    # benchmarks/prompt_cache.py measured
+    answers = [rec for path in files for rec in load_answers(path)]
     summaries = []
     for index, data in enumerate(specs):
         spec = parse_spec(JudgeSpec, data, where=f"judges[{index}]")
         protocol = spec_protocol(spec)
         print(f"judge {spec.name} ({protocol.name}): template sha256 "
               f"{protocol.template_sha256}", flush=True)
-        for answers_file in files:
-            summary = run_sync(run_judging_async(
-                answers_file, endpoint_from_spec(data, concurrency),
-                layout.judge_dir(spec.name, protocol.name), max_reasks=spec.max_reasks,
-                protocol=protocol, samples=spec.samples, progress=progress))
-            print(summary.one_line(), flush=True)
-            summaries.append(summary.to_dict() | {"answers": answers_file.stem})
+        summary = run_sync(run_judging_async(
+            answers, endpoint_from_spec(data, concurrency),
+            layout.judge_dir(spec.name, protocol.name), max_reasks=spec.max_reasks,
+            protocol=protocol, samples=spec.samples, progress=progress))
+        print(summary.one_line(), flush=True)
+        summaries.append(summary.to_dict() | {"answers": ", ".join(p.stem for p in files)})
     return pd.DataFrame(summaries).drop(columns=["stage", "out_paths", "errors"])
 
 
