@@ -744,7 +744,7 @@ def parse_config(data: Any, *, file: str | None = None, lines: dict[tuple, int] 
     >>> parse_config({"name": "t", "models": [], "judges": [], "judge": {}})
     Traceback (most recent call last):
     ...
-    alignbench_utils.config.ConfigError: field 'judge': unknown key 'judge' (allowed: name, models, judges, dataset, concurrency, statistics, agreement, local, output, judge_eval, pairwise, panels); did you mean 'judges'?
+    alignbench_utils.config.ConfigError: field 'judge': unknown key 'judge' (allowed: name, models, judges, dataset, concurrency, statistics, figures, tables, agreement, local, output, judge_eval, pairwise, panels); did you mean 'judges'?
     """
     checker = _Checker(file, lines or {})
     cfg = checker.record(data, RunConfig, ())

@@ -180,8 +180,10 @@ output: {{run_dir: {run_dir}, report_dir: {report_dir}}}
     frame = judgments_frame(run_dir / "judgments")
     identities = {"j1/mtbench-single", f"j1/{DEFAULT_PROTOCOL}"}
     assert frame.groupby("judge").size().to_dict() == dict.fromkeys(identities, 16)
-    board = pd.read_csv(run_dir / "results" / "leaderboard.csv")  # the primary judge's
-    assert set(board["模型"]) == {"m1", "reference"} and int(board["n_ok"].sum()) == 16
+    board = pd.read_csv(run_dir / "results" / "leaderboard.csv")  # every judge identity
+    assert set(board["judge"]) == {"j1/alignbench-pointwise", "j1/mtbench-single"}
+    for _, rows in board.groupby("judge"):
+        assert set(rows["模型"]) == {"m1", "reference"} and int(rows["n_ok"].sum()) == 16
     for identity in identities:
         assert len(leaderboard(frame, judge=identity)) == 2
     assert (run_dir / "figures" / "radar.svg").is_file()

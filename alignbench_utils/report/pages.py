@@ -27,7 +27,7 @@ from alignbench_utils.data.layout import FIGURES, JUDGE_FIGURES, VIEWER_PAGE, Ru
 from alignbench_utils.data.store import read_records_in
 from alignbench_utils.protocols.prompts import template_sha256
 from alignbench_utils.report.provenance import summarize_records
-from alignbench_utils.report.tables import html_table
+from alignbench_utils.report.tables import MISSING, html_table
 from alignbench_utils.report.viewer import write_viewer
 from alignbench_utils.running.accounting import run_spend, spend_frame
 
@@ -201,6 +201,11 @@ def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+def _money(value: float | None) -> str:
+    """A spend cell: dollars to the hundredth of a cent, ``–`` where nothing was priced."""
+    return MISSING if value is None or pd.isna(value) else f"${value:.4f}"
+
+
 def _screen_width(path: Path, dpi: int = 300, zoom: float = 1.5) -> int:
     """CSS pixels that show a PNG figure at ``zoom`` × its print size (its width in the PNG
     header over ``dpi``), so a column-width figure is not blown up to the page's width."""
@@ -266,7 +271,8 @@ def render_index(config: RunConfig, pages: list[Path], info: Mapping[str, Any],
         failures = html_table(failures_by_model(pd.read_csv(failures_csv)
                                                 .fillna({"judge": ""}))).to_html()
     spend = spend_frame(run_spend(config.run_dir, records))
-    spend_html = None if spend.empty else html_table(spend, decimals=4).to_html()
+    money = {c: spend[c].map(_money) for c in spend.columns if c.startswith("cost_usd")}
+    spend_html = None if spend.empty else html_table(spend.assign(**money)).to_html()
     figures = [{"name": name, "title": title, "data_uri": _data_uri(layout.figure(name)),
                 "width": _screen_width(layout.figure(name))}
                for name, title in MAIN_FIGURES.items() if layout.figure(name).is_file()]
