@@ -20,6 +20,7 @@ from typing import Any
 
 from alignbench_utils._version import __version__
 from alignbench_utils.data.store import now_iso
+from alignbench_utils.paths import REPO_ROOT
 
 __all__ = ["environment", "git_state", "summarize_records", "write_provenance"]
 
@@ -99,7 +100,7 @@ def environment() -> dict[str, Any]:
     return {"python": platform.python_version(), "implementation": sys.implementation.name,
             "platform": platform.platform(), "executable": sys.executable,
             "packages": dict(sorted(packages.items())),
-            "git": git_state(Path(__file__).resolve().parent.parent)}
+            "git": git_state(REPO_ROOT)}
 
 
 def write_provenance(path: str | Path, records: Iterable[Mapping[str, Any]], *,
