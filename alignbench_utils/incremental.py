@@ -55,13 +55,15 @@ class NotebookInputs:
 NOTEBOOK_INPUTS: dict[str, NotebookInputs] = {
     "01_generate": NotebookInputs(reads=("answers",), store="answers"),
     "02_judge": NotebookInputs(reads=("answers", "judgments"), store="judgments"),
-    "03_aggregate": NotebookInputs(reads=("answers", "judgments")),
-    "04_analysis": NotebookInputs(reads=("answers", "judgments")),
-    "05_agreement": NotebookInputs(reads=("answers", "judgments")),
-    "06_error_analysis": NotebookInputs(reads=("answers", "judgments")),
+    # judging.json: how samples and judge panels combine (every table of judgments reads it)
+    "03_aggregate": NotebookInputs(reads=("answers", "judgments", "judging.json")),
+    "04_analysis": NotebookInputs(reads=("answers", "judgments", "judging.json")),
+    "05_agreement": NotebookInputs(reads=("answers", "judgments", "judging.json")),
+    "06_error_analysis": NotebookInputs(reads=("answers", "judgments", "judging.json")),
     "07_judge_eval": NotebookInputs(reads=("judge_eval",), store="judge_eval"),
-    "08_pairwise": NotebookInputs(reads=("answers", "judgments", "comparisons"),
+    "08_pairwise": NotebookInputs(reads=("answers", "judgments", "comparisons", "judging.json"),
                                   store="comparisons"),
+    "09_judges": NotebookInputs(reads=("answers", "judgments", "judging.json")),
 }
 
 

@@ -13,6 +13,7 @@ from alignbench_utils.data.layout import RunLayout
 from alignbench_utils.incremental import NOTEBOOK_INPUTS, Executions
 from alignbench_utils.pipeline import (
     JUDGE_EVAL_NOTEBOOK,
+    JUDGES_NOTEBOOK,
     NOTEBOOK_DIR,
     NOTEBOOKS,
     PAIRWISE_NOTEBOOK,
@@ -102,7 +103,7 @@ def test_rerun_skips_unchanged_and_reexecutes_downstream_of_a_change(tmp_path, f
 
 
 def test_every_notebook_declares_its_inputs():
-    names = [*NOTEBOOKS, JUDGE_EVAL_NOTEBOOK, PAIRWISE_NOTEBOOK]
+    names = [*NOTEBOOKS, JUDGE_EVAL_NOTEBOOK, PAIRWISE_NOTEBOOK, JUDGES_NOTEBOOK]
     assert sorted(NOTEBOOK_INPUTS) == sorted(names)
     assert sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb")) == sorted(names)
 

@@ -40,12 +40,6 @@ from alignbench_utils.running.accounting import folder_cost
 from alignbench_utils.running.client import EndpointConfig, endpoint_from_spec
 from alignbench_utils.running.engine import RunSummary, plan
 from alignbench_utils.running.tokens import message_tokens
-from alignbench_utils.stages.compare import (
-    answer_pairs,
-    benchmark_pairs,
-    pairwise_protocol,
-    pairwise_tasks,
-)
 from alignbench_utils.stages.generate import generation_tasks
 from alignbench_utils.stages.judge import judging_tasks, spec_protocol
 
@@ -216,6 +210,8 @@ def _pairwise_rows(config: RunConfig, answers: dict[str, dict[str, Any]]
                    ) -> list[EstimateRow]:
     """One row per model against the baseline for the ``pairwise:`` judge (both orders, as
     :func:`pairwise_leaderboard.compare_with_baseline` sends them)."""
+    from alignbench_utils.stages.compare import answer_pairs, pairwise_protocol, pairwise_tasks
+
     spec, judge = config.pairwise, config.pairwise_judge
     assert spec is not None and judge is not None
     layout = RunLayout(config.run_dir)
@@ -253,6 +249,7 @@ def _pairwise_rows(config: RunConfig, answers: dict[str, dict[str, Any]]
 def _judge_eval_rows(config: RunConfig) -> list[EstimateRow]:
     """One row per judge and benchmark of the ``judge_eval:`` section (as
     :func:`judge_eval.run_judge_eval_stage` sends them)."""
+    from alignbench_utils.stages.compare import benchmark_pairs, pairwise_protocol, pairwise_tasks
     from alignbench_utils.stages.judge_eval import select_items
 
     spec = config.judge_eval
