@@ -26,6 +26,7 @@ from typing import Any
 
 from alignbench_utils.data.layout import RunLayout
 from alignbench_utils.data.store import DONE_STATUSES, canonical_json, now_iso
+from alignbench_utils.running.runlock import LOCK_NAME
 
 __all__ = [
     "NOTEBOOK_INPUTS",
@@ -37,8 +38,9 @@ __all__ = [
 ]
 
 STATE_VERSION = 2
-# Run-relative paths no notebook reads: logs, prepared copies, this module's own state.
-_NOT_TRACKED = ("logs", "notebooks/prepared", "notebooks/executions.json")
+# Run-relative paths no notebook reads: logs, prepared copies, this module's own state, the
+# run folder's lock (its body changes with every command).
+_NOT_TRACKED = ("logs", "notebooks/prepared", "notebooks/executions.json", LOCK_NAME)
 
 
 @dataclass(frozen=True)

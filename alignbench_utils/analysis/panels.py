@@ -205,12 +205,16 @@ def combine(frame: pd.DataFrame, *, sample_reduce: str = StatisticsSpec.sample_r
 
 def write_judging(layout: RunLayout, *, sample_reduce: str = StatisticsSpec.sample_reduce,
                   panels: Sequence[PanelSpec] = ()) -> None:
-    """Write the run's combination settings (``judging.json``) from its YAML."""
+    """Write the run's combination settings (``judging.json``) from its YAML; an unchanged file
+    is left as it is, so a rerun does not look like a change to what reads it."""
     _reducer(sample_reduce, SAMPLE_REDUCES)
+    text = json.dumps({"sample_reduce": sample_reduce, "panels": [asdict(p) for p in panels]},
+                      ensure_ascii=False, indent=1) + "\n"
+    path = layout.judging_file
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return
     layout.run_dir.mkdir(parents=True, exist_ok=True)
-    layout.judging_file.write_text(json.dumps(
-        {"sample_reduce": sample_reduce, "panels": [asdict(p) for p in panels]},
-        ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
 
 
 def read_judging(layout: RunLayout) -> tuple[str, list[PanelSpec]]:
