@@ -217,7 +217,7 @@ def test_prepared_copy_runs_under_plain_papermill_with_the_installed_kernel(tmp_
                             capture_output=True, text=True, timeout=300, cwd=path.parent,
                             check=False)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "leaderboard by judge-a" in outputs_text(out)
+    assert "judges: judge-a (primary: judge-a)" in outputs_text(out)
     assert (run_dir / "results" / "leaderboard.csv").is_file()
 
 

@@ -13,11 +13,13 @@ import pytest
 from alignbench_utils.analysis.aggregate import judgments_frame, leaderboard
 from alignbench_utils.cli import main
 from alignbench_utils.config import ConfigError, parse_config
+from alignbench_utils.data.layout import RunLayout
 from alignbench_utils.data.questions import load_questions
 from alignbench_utils.data.records import upgrade_record
 from alignbench_utils.data.store import read_records
 from alignbench_utils.paths import judgebench_dir
 from alignbench_utils.protocols import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol
+from alignbench_utils.report.viewer import page_data
 from alignbench_utils.stages.judge import judging_protocol
 
 KEY_ENV = "ALIGNBENCH_TEST_KEY"
@@ -186,9 +188,10 @@ output: {{run_dir: {run_dir}, report_dir: {report_dir}}}
         assert set(rows["模型"]) == {"m1", "reference"} and int(rows["n_ok"].sum()) == 16
     for identity in identities:
         assert len(leaderboard(frame, judge=identity)) == 2
-    assert (run_dir / "figures" / "radar.svg").is_file()
-    viewer = (report_dir / "viewer.html").read_text(encoding="utf-8")
-    data = json.loads(re.search(r'id="viewer-data">(.*?)</script>', viewer, re.DOTALL)[1])
+    layout = RunLayout(run_dir)
+    for identity in identities:  # every judge identity has its own figures
+        assert layout.figure(layout.judge_figure_name("radar", identity), "svg").is_file()
+    data = page_data((report_dir / "viewer.html").read_text(encoding="utf-8"))
     assert set(data["columns"]["judge"]["values"]) == identities
     assert set(data["columns"]["protocol"]["values"]) == {"mtbench-single", DEFAULT_PROTOCOL}
 
