@@ -57,11 +57,14 @@ lab: venv ## JupyterLab on 127.0.0.1 with the venv kernel; OPEN=path to open, LA
 	$(BIN)/python -m alignbench_utils.prepare
 	$(BIN)/jupyter lab --ip=127.0.0.1 $(LAB_ARGS) $(OPEN)
 
-bench: venv ## print the throughput, statistics and judge meta-evaluation benchmark figures
+bench: venv ## print the throughput, statistics, reliability, rerun and judge meta-evaluation figures
 	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/engine_overhead.py
 	$(BIN)/python benchmarks/stats_bench.py
+	$(BIN)/python benchmarks/reliability_bench.py
 	$(BIN)/python benchmarks/judgebench_bench.py
 	$(BIN)/python benchmarks/judge_eval_throughput.py
+	$(BIN)/python benchmarks/fast_iteration.py
 
 lint: venv ## ruff over the package, tests and benchmarks
 	$(BIN)/ruff check alignbench_utils tests benchmarks
