@@ -109,3 +109,10 @@ def write_human_labels(path: Path, judge_records: list[dict[str, Any]], seed: in
             for r in judge_records if r["status"] == "ok"]
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
+
+
+def cand_and_judge_config(run_dir: Path, report_dir: Path, base_url: str) -> dict[str, Any]:
+    """A run YAML's data: model ``cand`` judged by ``j``, both at ``base_url``."""
+    return {"name": "t", "output": {"run_dir": str(run_dir), "report_dir": str(report_dir)},
+            "models": [{"name": "cand", "base_url": base_url, "model_id": "cand-id"}],
+            "judges": [{"name": "j", "base_url": base_url, "model_id": "j-id"}]}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from run_fixtures import cand_and_judge_config
 
 from alignbench_utils.analysis.aggregate import export_results, run_judgments_frame
 from alignbench_utils.cli import main
@@ -75,12 +76,8 @@ def test_provenance_and_the_report_index_show_tokens_and_cost_per_model_and_judg
     assert one["cost_usd"] == pytest.approx(  # the batch price: half
         (one["usage"]["prompt_tokens"] + one["usage"]["completion_tokens"]) * 2000 / 1e6 / 2)
 
-    config = parse_config({"name": "t", "output": {"run_dir": str(run.run_dir),
-                                                   "report_dir": str(tmp_path / "report")},
-                           "models": [{"name": "cand", "base_url": fault_server.base_url,
-                                       "model_id": "cand-id"}],
-                           "judges": [{"name": "j", "base_url": fault_server.base_url,
-                                       "model_id": "j-id"}]})
+    config = parse_config(cand_and_judge_config(run.run_dir, tmp_path / "report",
+                                                fault_server.base_url))
     html = render_index(config, [], provenance(config)).read_text(encoding="utf-8")
     assert "Tokens and cost so far" in html
     assert f"${judged.cost_usd:.4f}" in html and f"${answered.cost_usd:.4f}" in html

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from run_fixtures import cand_and_judge_config
 
 from alignbench_utils.analysis.aggregate import export_results, run_judgments_frame
 from alignbench_utils.cli import main
@@ -105,12 +106,8 @@ def test_every_spend_figure_sums_every_stage_with_a_breakdown(fault_server, ques
     paths = export_results(run_judgments_frame(run.run_dir), run.results_dir)
     written = json.loads(paths["provenance"].read_text(encoding="utf-8"))["spend"]
     assert written["judges"]["j"]["cost_usd"] == pytest.approx(total)
-    config = parse_config({"name": "t", "output": {"run_dir": str(run.run_dir),
-                                                   "report_dir": str(tmp_path / "report")},
-                           "models": [{"name": "cand", "base_url": fault_server.base_url,
-                                       "model_id": "cand-id"}],
-                           "judges": [{"name": "j", "base_url": fault_server.base_url,
-                                       "model_id": "j-id"}]})
+    config = parse_config(cand_and_judge_config(run.run_dir, tmp_path / "report",
+                                                fault_server.base_url))
     html = render_index(config, [], provenance(config)).read_text(encoding="utf-8")
     assert f"${total:.4f}" in html and "cost_usd judge_eval" in html
     assert f"${stages['judge_eval']:.4f}" in html
