@@ -394,15 +394,20 @@ def _kernels(pid: int) -> list[psutil.Process]:
             if any("ipykernel" in part for part in p.cmdline())]
 
 
-def test_ctrl_c_prints_one_line_exits_130_and_leaves_no_kernel(fault_server, tmp_path):
-    fault_server.configure(latency=1.0)
+def _run_yaml(tmp_path: Path, base_url: str, extra: str = "") -> Path:
+    """A run YAML: model ``cand`` judged by ``j`` at ``base_url``, 2 questions per category."""
     config = tmp_path / "r.yaml"
     config.write_text(
         f"name: r\noutput: {{run_dir: {tmp_path / 'run'}, report_dir: {tmp_path / 'rep'}}}\n"
-        "dataset: {per_category: 2}\nconcurrency: 1\n"
-        f"models: [{{name: cand, base_url: '{fault_server.base_url}', model_id: c}}]\n"
-        f"judges: [{{name: j, base_url: '{fault_server.base_url}', model_id: x}}]\n",
-        encoding="utf-8")
+        f"dataset: {{per_category: 2}}\n{extra}"
+        f"models: [{{name: cand, base_url: '{base_url}', model_id: c}}]\n"
+        f"judges: [{{name: j, base_url: '{base_url}', model_id: x}}]\n", encoding="utf-8")
+    return config
+
+
+def test_ctrl_c_prints_one_line_exits_130_and_leaves_no_kernel(fault_server, tmp_path):
+    fault_server.configure(latency=1.0)
+    config = _run_yaml(tmp_path, fault_server.base_url, "concurrency: 1\n")
     proc = subprocess.Popen(_cli("run", str(config), "--no-progress"), start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     kernels: list[psutil.Process] = []
@@ -424,13 +429,7 @@ def test_ctrl_c_prints_one_line_exits_130_and_leaves_no_kernel(fault_server, tmp
 
 def test_a_full_disk_under_alignbench_run_gives_one_line(fault_server, tmp_path):
     fault_server.configure(answer_bytes=3000)
-    config = tmp_path / "r.yaml"
-    config.write_text(
-        f"name: r\noutput: {{run_dir: {tmp_path / 'run'}, report_dir: {tmp_path / 'rep'}}}\n"
-        "dataset: {per_category: 2}\n"
-        f"models: [{{name: cand, base_url: '{fault_server.base_url}', model_id: c}}]\n"
-        f"judges: [{{name: j, base_url: '{fault_server.base_url}', model_id: x}}]\n",
-        encoding="utf-8")
+    config = _run_yaml(tmp_path, fault_server.base_url)
     full = subprocess.run(_cli("run", str(config), "--no-progress"), check=False,
                           capture_output=True, text=True, timeout=300,
                           preexec_fn=_full_disk_at(40_000))
