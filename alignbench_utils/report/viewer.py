@@ -202,10 +202,10 @@ def pairwise_rows(records: Iterable[Mapping[str, Any]],
     return rows
 
 
-def encode_records(records: Iterable[Mapping[str, Any]], *, run: str = "",
+def encode_records(records: Iterable[Mapping[str, Any]] | pd.DataFrame, *, run: str = "",
                    pairwise: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
-    """The viewer's data: judgments (the judgments frame of ``records``) and ``pairwise``
-    rows (:func:`pairwise_rows`) as columns.
+    """The viewer's data: judgments (the judgments frame of ``records``, or that frame itself)
+    and ``pairwise`` rows (:func:`pairwise_rows`) as columns.
 
     Rows are the frame's (the last record per judge, model and question, failures included
     with their raw text); fields absent from a record are null in its row.
@@ -220,7 +220,7 @@ def encode_records(records: Iterable[Mapping[str, Any]], *, run: str = "",
     >>> data["dimensions"]
     {'names': ['完备性'], 'numbers': [[6, None]]}
     """
-    frame = judgments_frame(list(records))
+    frame = (records if isinstance(records, pd.DataFrame) else judgments_frame(list(records)))
     frame = frame.drop(columns=[c for c in DERIVED_COLUMNS if c in frame.columns])
     if "kind" not in frame.columns:
         frame["kind"] = POINTWISE
@@ -299,13 +299,14 @@ def write_viewer(run_dir: str | os.PathLike, out_path: str | os.PathLike, *,
     """
     run_dir = Path(run_dir)
     layout = RunLayout(run_dir)
-    records = _records_under(layout.judgments_dir)
-    if records:  # judge panels, shown like any judge
-        records += panel_records(judgments_frame(records), layout)
+    judgments = judgments_frame(_records_under(layout.judgments_dir))  # read once
+    panels = panel_records(judgments, layout)  # judge panels, shown like any judge
+    if panels:
+        judgments = pd.concat([judgments, judgments_frame(panels)], ignore_index=True)
     pairwise = [*_records_under(layout.comparisons_dir), *_records_under(layout.judge_eval_dir)]
     answers = _records_under(layout.answers_dir) if pairwise else []
     run = info["run"] if info else run_dir.name
-    data = encode_records(records, run=run, pairwise=pairwise_rows(pairwise, answers))
+    data = encode_records(judgments, run=run, pairwise=pairwise_rows(pairwise, answers))
     texts = {name: data["columns"].pop(name) for name in TEXT_COLUMNS if name in data["columns"]}
     data["text_columns"] = list(texts)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2"]))
