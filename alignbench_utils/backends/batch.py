@@ -416,14 +416,14 @@ class BatchBackend(Backend):
         body, error, status = _line_outcome(batch.results.get(request.custom_id), batch)
         if body is not None:
             try:
-                completion = ChatCompletion.model_validate(body)
+                ChatCompletion.model_validate(body)
             except ValueError as exc:  # pydantic's ValidationError: not a chat completion
                 error, status = f"bad response in batch output: {str(exc)[:300]}", None
             else:
                 latency = batch.latency_s if batch.latency_s is not None else \
                     time.monotonic() - request.since
                 request.future.set_result(completion_result(
-                    completion, self.endpoint, latency=latency, attempts=request.failures + 1))
+                    body, self.endpoint, latency=latency, attempts=request.failures + 1))
                 self.counts["completed"] += 1
                 self.bar.update(1)
                 return

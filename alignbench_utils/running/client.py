@@ -22,7 +22,6 @@ from dataclasses import dataclass, fields
 from typing import Any, NamedTuple, Self, TypeVar
 
 import openai
-from openai.types.chat import ChatCompletion
 
 from alignbench_utils.backends.base import (
     RETRYABLE_STATUS,
@@ -267,7 +266,8 @@ class EndpointClient:
         self.config = config
         self._key = config.api_key()
         self._clients = [openai.AsyncOpenAI(base_url=url, api_key=self._key, max_retries=0,
-                                            timeout=config.timeout_s)
+                                            timeout=config.timeout_s,
+                                            http_client=openai.DefaultAioHttpClient())
                          for url in config.base_urls]
         self._busy = [0] * len(self._clients)
         self._turn = itertools.count()
@@ -316,7 +316,8 @@ class EndpointClient:
             try:
                 response = await self._clients[index].post(
                     "/chat/completions", body=chat_body(cfg.model_id, messages, params),
-                    cast_to=ChatCompletion)
+                    cast_to=bytes)
+                completion = json.loads(response)
             except openai.APIError as exc:
                 message, retryable, status, retry_after = api_failure(
                     exc, timeout_s=cfg.timeout_s, scrub=self._scrub)
@@ -324,10 +325,10 @@ class EndpointClient:
             except json.JSONDecodeError as exc:  # a 200 whose body was cut off on the way
                 message, retryable = truncated_body(exc, scrub=self._scrub), True
             else:
-                if getattr(response, "choices", None) is not None:
+                if is_chat_completion(completion):
                     self.successes += 1
-                    return self._result(response, time.monotonic() - started, attempt)
-                message, retryable = f"bad response: {self._scrub(str(response))[:300]}", True
+                    return self._result(completion, time.monotonic() - started, attempt)
+                message, retryable = f"bad response: {self._scrub(str(completion))[:300]}", True
             finally:
                 self._busy[index] -= 1
                 await self.limiter.release(epoch, throttled=throttled)
@@ -380,11 +381,37 @@ def api_failure(exc: openai.APIError, *, timeout_s: float,
                           status in RETRYABLE_STATUS or status >= 500, status,
                           parse_retry_after(exc.response.headers.get("retry-after")))
     if isinstance(exc, openai.APITimeoutError):
-        return ApiFailure(f"timeout after {timeout_s:g} s", True)
+        if (failure := connection_failure(exc)) is None:
+            return ApiFailure(f"timeout after {timeout_s:g} s", True)
+        return ApiFailure(f"connection error: {scrub(str(failure))[:300]}", True)
     if isinstance(exc, openai.APIConnectionError):
         return ApiFailure(f"connection error: {scrub(str(exc))[:300]}", True)
     # e.g. a 200 whose body is not a chat completion
     return ApiFailure(f"bad response: {scrub(str(exc))[:300]}", True)
+
+
+def connection_failure(exc: BaseException) -> OSError | None:
+    """The OS-level connection failure (not a timeout) among a failed call's causes: the
+    aiohttp transport reports a refused connection as a connect *timeout*, which would send a
+    user looking at ``timeout_s`` instead of at the server.
+
+    >>> try:
+    ...     try:
+    ...         raise ConnectionRefusedError(111, "Connect call failed")
+    ...     except OSError as cause:
+    ...         raise TimeoutError("Request timed out.") from cause
+    ... except TimeoutError as exc:
+    ...     connection_failure(exc), connection_failure(TimeoutError())
+    (ConnectionRefusedError(111, 'Connect call failed'), None)
+    """
+    cause = exc.__cause__ or exc.__context__
+    for _ in range(10):
+        if cause is None:
+            return None
+        if isinstance(cause, OSError) and not isinstance(cause, TimeoutError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def truncated_body(exc: json.JSONDecodeError, *, scrub: Callable[[str], str]) -> str:
@@ -403,25 +430,45 @@ def truncated_body(exc: json.JSONDecodeError, *, scrub: Callable[[str], str]) ->
 
 
 
-def completion_result(response: Any, config: EndpointConfig, *, latency: float,
+def is_chat_completion(body: Any) -> bool:
+    """Whether a 200's JSON body has the shape of a chat completion (a list of choices).
+
+    >>> is_chat_completion({"choices": []}), is_chat_completion({"error": "busy"})
+    (True, False)
+    """
+    return isinstance(body, dict) and isinstance(body.get("choices"), list)
+
+
+def completion_result(body: dict[str, Any], config: EndpointConfig, *, latency: float,
                       attempts: int) -> CallResult:
-    """A chat completion (the openai client's object, however it arrived: over HTTP or as a
-    line of a batch output file) as a :class:`CallResult`: thinking split off, usage, cost."""
-    choice = response.choices[0] if response.choices else None
-    message = choice.message if choice is not None else None
-    text, thinking = split_thinking((message.content or "") if message is not None else "")
-    extra = (getattr(message, "model_extra", None) or {}) if message is not None else {}
-    reasoning = "\n".join(part for part in (extra.get("reasoning_content")
-                                             or extra.get("reasoning"), thinking)
+    """A chat completion's JSON body (however it arrived: over HTTP or as a line of a batch
+    output file) as a :class:`CallResult`: thinking split off, usage, cost.
+
+    The body is read as plain JSON, not built into the SDK's typed objects: that construction
+    was the largest part of the engine's CPU time per call (``benchmarks/engine_overhead.py``).
+
+    >>> r = completion_result({"choices": [{"message": {"content": "<think>嗯</think>好",
+    ...     "role": "assistant"}, "finish_reason": "stop"}],
+    ...     "usage": {"prompt_tokens": 3, "completion_tokens": 2}},
+    ...     EndpointConfig("m", ["http://h/v1"], "x"), latency=0.5, attempts=1)
+    >>> r.text, r.reasoning, r.usage["total_tokens"], r.finish_reason
+    ('好', '嗯', 5, 'stop')
+    """
+    choices = body.get("choices") or []
+    choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+    message = choice.get("message") or {}
+    text, thinking = split_thinking(message.get("content") or "")
+    reasoning = "\n".join(part for part in (message.get("reasoning_content")
+                                             or message.get("reasoning"), thinking)
                            if isinstance(part, str) and part) or None
-    usage_obj = response.usage
+    usage_obj = body.get("usage") or {}
     usage = {
-        "prompt_tokens": int(getattr(usage_obj, "prompt_tokens", 0) or 0),
-        "completion_tokens": int(getattr(usage_obj, "completion_tokens", 0) or 0),
+        "prompt_tokens": int(usage_obj.get("prompt_tokens") or 0),
+        "completion_tokens": int(usage_obj.get("completion_tokens") or 0),
     }
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
     return CallResult(text=text, usage=usage, latency_s=round(latency, 4), attempts=attempts,
-                      finish_reason=getattr(choice, "finish_reason", None),
+                      finish_reason=choice.get("finish_reason"),
                       cost_usd=config.cost(usage["prompt_tokens"], usage["completion_tokens"]),
                       reasoning=reasoning)
 
