@@ -50,7 +50,7 @@ test: venv system-deps local-model ## run the whole test suite (doctests include
 test-fast: venv ## tests without the real local model
 	$(BIN)/python -m pytest -m "not local_model"
 
-demo: venv system-deps local-model ## run the whole pipeline offline on 8 questions (judged 3 times) -> reports/demo/index.html
+demo: venv system-deps local-model ## run the whole pipeline offline on 8 questions (judged twice) -> reports/demo/index.html
 	$(BIN)/alignbench run runs/demo.yaml
 
 lab: venv ## JupyterLab on 127.0.0.1 with the venv kernel; OPEN=path to open, LAB_ARGS=--allow-root as root

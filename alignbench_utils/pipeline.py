@@ -290,7 +290,7 @@ def run_pipeline(config: RunConfig | str | os.PathLike, *,
 
                 if isinstance(exc, papermill.PapermillExecutionError):
                     try:
-                        report = render_only(config)[-1]
+                        report = _render(config)[-1]
                     except OSError as problem:  # the disk that failed the notebook: its error
                         report = f"not rendered ({problem.strerror or problem})"
                     exc.add_note(f"executed notebook with the error: {executed}; "
@@ -301,7 +301,7 @@ def run_pipeline(config: RunConfig | str | os.PathLike, *,
             for line in summary_lines(printed_text(executed)):
                 say(f"  {line}")
             _check_secrets(config)
-    return _render_if_changed(config, executions, say)
+        return _render_if_changed(config, executions, say)
 
 
 def _render_if_changed(config: RunConfig, executions: Executions,
@@ -314,19 +314,26 @@ def _render_if_changed(config: RunConfig, executions: Executions,
         _check_secrets(config)
         say("report: unchanged since it was rendered, not rendered again")
         return pages
-    pages = render_only(config)
+    pages = _render(config)
     executions.record_report(key, pages)
     return pages
 
 
 def render_only(config: RunConfig | str | os.PathLike) -> list[Path]:
-    """Re-render the HTML report from the executed notebooks, running nothing."""
-    from alignbench_utils.report.pages import render_report
-
+    """Re-render the HTML report from the executed notebooks, running nothing; under the run
+    folder's lock, so a run still writing them is never read half-way."""
     config = config if isinstance(config, RunConfig) else load_config(config)
     if not any(config.layout.notebooks_dir.glob("*.ipynb")):
         raise InputError("no executed notebooks; run `alignbench run` first",
                          path=config.layout.notebooks_dir)
+    with run_lock(config.run_dir):
+        return _render(config)
+
+
+def _render(config: RunConfig) -> list[Path]:
+    """The report's pages rendered from the executed notebooks (the caller holds the lock)."""
+    from alignbench_utils.report.pages import render_report
+
     pages = render_report(config)
     _check_secrets(config)
     return pages

@@ -1,13 +1,14 @@
 """Gain of the prompt cache from the order judge requests are sent in, with the local model.
 
-The demo's judge prompts (16 questions, two models' answers) are sent to a fresh llama-server
-(prompt cache on, ``-np`` slots as the demo) in two orders: model by model in dataset order
-(the package's order) and in prefix order (prompts sorted by text, dealt out with stride
-``-np`` so the same question's prompts follow one another finished, not in parallel). Each request asks for one token, so the time measured
-is prompt evaluation, the part a cache saves. Prints per order: prompt tokens sent, prompt
-tokens the server evaluated (llama-server's ``timings.prompt_n``; the rest came from its
-cache), prompt-evaluation time and wall time. Generation time does not change with the order.
-About 5 minutes on 2 shared cores: ``python benchmarks/prompt_cache.py``.
+The demo's judge prompts (two models' answers to the demo's questions, each judged
+``samples`` times as the demo's judge is) are sent to a fresh llama-server (prompt cache on,
+``-np`` slots as the demo) in two orders: answer by answer, each answer's samples side by
+side (the order before), and sample by sample (the package's order, ``judging_tasks``: every
+answer's sample 0, then every sample 1, ...). Each request asks for one token, so the time
+measured is prompt evaluation, the part a cache saves. Prints per order: prompt tokens sent,
+prompt tokens the server evaluated (llama-server's ``timings.prompt_n``; the rest came from
+its cache), prompt-evaluation time and wall time. Generation time does not change with the
+order. About 5 minutes on 2 cores: ``python benchmarks/prompt_cache.py``.
 """
 
 from __future__ import annotations
@@ -41,16 +42,13 @@ def answer_records(per_category: int) -> list[dict]:
     return out
 
 
-def prefix_order(tasks: list[Task], concurrency: int) -> list[Task]:
-    """Tasks sorted by prompt text (the same question's prompts together), dealt out with
-    stride ``concurrency`` so prompts sharing a prefix are not sent side by side."""
-    ordered = sorted(tasks, key=lambda task: [m["content"] for m in task.request.messages])
-    out: list[Task] = []
-    for start in range(0, len(ordered), concurrency * concurrency):
-        chunk = ordered[start:start + concurrency * concurrency]
-        for offset in range(min(concurrency, len(chunk))):
-            out.extend(chunk[offset::concurrency])
-    return out
+def answer_by_answer(tasks: list[Task]) -> list[Task]:
+    """The same tasks with each answer's samples side by side."""
+    position = {}
+    for task in tasks:
+        position.setdefault((task.item["model"], task.item["question_id"]), len(position))
+    return sorted(tasks, key=lambda t: (position[t.item["model"], t.item["question_id"]],
+                                        t.item.get("sample", 0)))
 
 
 def send(base_url: str, model_id: str, tasks: list[Task], workers: int) -> dict[str, float]:
@@ -75,16 +73,18 @@ def send(base_url: str, model_id: str, tasks: list[Task], workers: int) -> dict[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-category", type=int, default=2)
+    config = load_config(REPO_ROOT / "runs" / "demo.yaml")
+    local, demo_judge = config.local, config.judges[0]
+    parser.add_argument("--per-category", type=int, default=config.dataset.per_category)
+    parser.add_argument("--samples", type=int, default=demo_judge.samples)
     args = parser.parse_args()
-    local = load_config(REPO_ROOT / "runs" / "demo.yaml").local
     protocol = get_protocol("pointwise_alignbench")(max_tokens=Sampling.max_tokens,
                                                     seed=Sampling.seed)
     answers = load_answers(answer_records(args.per_category))
     endpoint = EndpointConfig(name="judge", base_urls=["http://unused/v1"], model_id="judge")
-    tasks = judging_tasks(answers, protocol, endpoint, Path("unused"), RunSummary("judge", "j"))
-    by_model = sorted(tasks, key=lambda t: t.item["model"])  # stable: dataset order per model
-    orders = {"model by model": by_model, "prefix order": prefix_order(tasks, local.parallel)}
+    tasks = judging_tasks(answers, protocol, endpoint, Path("unused"), RunSummary("judge", "j"),
+                          samples=args.samples)
+    orders = {"samples side by side": answer_by_answer(tasks), "sample by sample": tasks}
     results = {}
     tmp = Path(tempfile.mkdtemp(prefix="alignbench-cache-"))
     for name, ordered in orders.items():
@@ -92,11 +92,12 @@ def main() -> None:
                          log_dir=tmp / name.replace(" ", "_")) as server:
             results[name] = send(server.base_url, server.model_id, ordered, local.parallel)
         r = results[name]
-        print(f"{name:15} {len(ordered)} requests: prompt tokens {r['prompt_tokens']}, "
+        print(f"{name:21} {len(ordered)} requests: prompt tokens {r['prompt_tokens']}, "
               f"evaluated {r['evaluated']} ({r['evaluated'] / r['prompt_tokens']:.0%}), "
               f"prompt eval {r['prompt_s']:.1f} s, wall {r['wall_s']:.1f} s", flush=True)
-    before, after = results["model by model"], results["prefix order"]
-    print(f"\nlocal model {local.model}, -np {local.parallel}, ctx {local.ctx}; prefix order "
+    before, after = results["samples side by side"], results["sample by sample"]
+    print(f"\nlocal model {local.model}, -np {local.parallel}, ctx {local.ctx}, "
+          f"{args.samples} samples; sample by sample "
           f"evaluates {after['evaluated'] / before['evaluated']:.2f}x the prompt tokens in "
           f"{after['wall_s'] / before['wall_s']:.2f}x the wall time (shared machine: other "
           "processes' load varies between the two runs)")

@@ -158,16 +158,32 @@ def test_one_writer_per_run_folder_and_a_dead_holder_is_taken_over(fault_server,
     assert len(lines) == len({json.loads(line)["request_hash"] for line in lines})
 
 
-def test_alignbench_run_takes_the_run_folder_lock(tmp_path, capsys):
+def _reference_run_config(tmp_path):
+    """A run YAML (reference answers, an unreachable judge) whose run folder is ``run/``."""
     config = tmp_path / "r.yaml"
     config.write_text(f"name: r\noutput: {{run_dir: {tmp_path / 'run'}}}\n"
                       "models: [{name: reference, base_url: reference}]\n"
                       "judges: [{name: j, base_url: 'http://127.0.0.1:9/v1', model_id: x}]\n",
                       encoding="utf-8")
+    return config
+
+
+def test_alignbench_run_takes_the_run_folder_lock(tmp_path, capsys):
+    config = _reference_run_config(tmp_path)
     with run_lock(tmp_path / "run", command="alignbench run other"):
         assert main(["run", str(config), "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert f"PID {os.getpid()}" in err and "alignbench run other" in err
+
+
+def test_alignbench_report_waits_for_no_writer(tmp_path, capsys):
+    config = _reference_run_config(tmp_path)
+    (tmp_path / "run" / "notebooks").mkdir(parents=True)
+    (tmp_path / "run" / "notebooks" / "01_generate.ipynb").write_text("{}", encoding="utf-8")
+    with run_lock(tmp_path / "run", command="alignbench run r.yaml"):
+        assert main(["report", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert f"PID {os.getpid()}" in err and "alignbench run r.yaml" in err
 
 
 def test_a_200_with_a_cut_off_json_body_is_retried_then_recorded_as_an_error(

@@ -157,7 +157,7 @@ def test_demo_parameters_resolve_the_local_server():
     assert params["02_judge"]["judges"][0]["structured"] == "grammar"
     assert params["02_judge"]["judges"][0]["base_url"] == server.base_url
     assert params["01_generate"]["per_category"] == 1
-    assert params["02_judge"]["judges"][0]["samples"] == 3
+    assert params["02_judge"]["judges"][0]["samples"] == 2
     assert params["09_judges"]["families"] == {"qwen-0.5b": "qwen", "qwen-0.5b-judge": "qwen"}
     assert params["06_error_analysis"]["exclude_models"] == ["reference"]
     assert params["04_analysis"]["n_boot"] == config.statistics.n_boot

@@ -100,16 +100,24 @@ def judging_tasks(answers: Iterable[dict[str, Any]], protocol: JudgingProtocol,
     """``samples`` tasks per ok answer (repeated judgments; sample i is sent with the seed +
     i, see :meth:`JudgingProtocol.for_sample`), into ``out_dir/<model>.jsonl``; answers not
     ok are counted in ``summary.not_answered``, never judged. Sample 0 keeps the request
-    hash of a single judgment, so adding samples to a judged run sends only the new ones."""
+    hash of a single judgment, so adding samples to a judged run sends only the new ones.
+
+    Tasks come sample by sample (every answer's sample 0, then every sample 1, ...): the
+    samples of one answer share their whole prompt, and sent side by side each would be
+    evaluated in full; one pass apart, a server's prompt cache (llama.cpp, vLLM, SGLang)
+    serves the later ones (``benchmarks/prompt_cache.py``)."""
     if samples < 1:
         raise InputError(f"samples must be >= 1, got {samples}", field="samples")
-    per_sample = [protocol.for_sample(i) for i in range(samples)]
-    tasks = []
+    answered = []
     for ans in answers:
         if ans.get("status", "ok") != "ok":
             summary.not_answered += 1
-            continue
-        for sample, judging in enumerate(per_sample):
+        else:
+            answered.append(ans)
+    tasks = []
+    for sample in range(samples):
+        judging = protocol.for_sample(sample)
+        for ans in answered:
             req = judging.request(ans)
             key = request_hash({"stage": "judge", "model": ans["model"],
                                 "question_id": ans["question_id"],
