@@ -50,7 +50,7 @@ def test_demo_is_local_with_reference_and_structured_judge():
     assert cfg.uses_local
     assert [m.base_url for m in cfg.models] == ["local", "reference"]
     assert cfg.judges[0].base_url == "local" and cfg.judges[0].structured != "none"
-    assert cfg.dataset.per_category == 1 and cfg.judges[0].samples == 3
+    assert cfg.dataset.per_category == 1 and cfg.judges[0].samples == 2
     assert cfg.run_dir == (Path.cwd() / "runs" / "demo").resolve()
 
 

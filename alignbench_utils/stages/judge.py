@@ -224,9 +224,9 @@ def judge_models(specs: Iterable[dict[str, Any]], run_dir: str | os.PathLike, *,
     layout = RunLayout(run_dir)
     files = ([layout.answers_file(m) for m in models] if models
              else sorted(layout.answers_dir.glob("*.jsonl")))
-    # every model's answers in one stage per judge: one summary line naming the models; sent in
-    # file then dataset order, which llama-server's prompt cache serves best of the orders
-    # benchmarks/prompt_cache.py measured
+    # every model's answers in one stage per judge: one summary line naming the models; each
+    # pass (judging_tasks) sent in file then dataset order, which keeps the same question's
+    # prompts of two models apart, so the second reuses the first's cached prefix
     answers = [rec for path in files for rec in load_answers(path)]
     summaries = []
     for index, data in enumerate(specs):
