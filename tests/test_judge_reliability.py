@@ -32,8 +32,9 @@ from alignbench_utils.data.layout import RunLayout
 from alignbench_utils.data.store import read_records
 from alignbench_utils.pipeline import JUDGES_NOTEBOOK, notebooks_for
 from alignbench_utils.running.client import EndpointConfig
+from alignbench_utils.running.engine import RunSummary
 from alignbench_utils.stages.generate import run_generation
-from alignbench_utils.stages.judge import run_judging
+from alignbench_utils.stages.judge import judging_protocol, judging_tasks, run_judging
 from alignbench_utils.testing.fault_server import FaultServer
 
 
@@ -69,6 +70,20 @@ def test_samples_are_seeded_recorded_and_resumed(sampled_run):
     again = run_judging(run_dir / "answers", _endpoint(server, "j"), run_dir / "judgments" / "j",
                         samples=4, seed=10, progress=False)
     assert (again.skipped, again.done, server.stats["total"]) == (96, 32, 32)
+
+
+def test_samples_are_sent_pass_by_pass(questions16):
+    """Every answer's sample 0 before any sample 1: one answer's samples share their whole
+    prompt, and only one pass apart can a server's prompt cache serve the later ones."""
+    answers = [{**q, "model": m, "answer": "答", "status": "ok"}
+               for m in ("cand", "other") for q in questions16[:4]]
+    endpoint = EndpointConfig("j", ["http://127.0.0.1:9/v1"], "j-id")
+    tasks = judging_tasks(answers, judging_protocol(max_tokens=512, seed=10), endpoint, Path("out"),
+                          RunSummary("judge", "j"), samples=3)
+    assert [t.item.get("sample", 0) for t in tasks] == [0] * 8 + [1] * 8 + [2] * 8
+    assert [(t.item["model"], t.item["question_id"]) for t in tasks[8:16]] == [
+        (a["model"], a["question_id"]) for a in answers]
+    assert tasks[0].request.messages == tasks[8].request.messages
 
 
 def test_alpha_equals_the_krippendorff_package_on_the_records(sampled_run):
