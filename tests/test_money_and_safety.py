@@ -158,18 +158,8 @@ def test_one_writer_per_run_folder_and_a_dead_holder_is_taken_over(fault_server,
     assert len(lines) == len({json.loads(line)["request_hash"] for line in lines})
 
 
-def _reference_run_config(tmp_path):
-    """A run YAML (reference answers, an unreachable judge) whose run folder is ``run/``."""
-    config = tmp_path / "r.yaml"
-    config.write_text(f"name: r\noutput: {{run_dir: {tmp_path / 'run'}}}\n"
-                      "models: [{name: reference, base_url: reference}]\n"
-                      "judges: [{name: j, base_url: 'http://127.0.0.1:9/v1', model_id: x}]\n",
-                      encoding="utf-8")
-    return config
-
-
 def test_alignbench_run_takes_the_run_folder_lock(tmp_path, capsys):
-    config = _reference_run_config(tmp_path)
+    config = _run_yaml(tmp_path, "http://127.0.0.1:9/v1")
     with run_lock(tmp_path / "run", command="alignbench run other"):
         assert main(["run", str(config), "--no-progress"]) == 1
     err = capsys.readouterr().err
@@ -177,7 +167,7 @@ def test_alignbench_run_takes_the_run_folder_lock(tmp_path, capsys):
 
 
 def test_alignbench_report_waits_for_no_writer(tmp_path, capsys):
-    config = _reference_run_config(tmp_path)
+    config = _run_yaml(tmp_path, "http://127.0.0.1:9/v1")
     (tmp_path / "run" / "notebooks").mkdir(parents=True)
     (tmp_path / "run" / "notebooks" / "01_generate.ipynb").write_text("{}", encoding="utf-8")
     with run_lock(tmp_path / "run", command="alignbench run r.yaml"):
