@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from alignbench_utils.analysis.aggregate import run_judgments_frame
-from alignbench_utils.analysis.panels import read_judging
+from alignbench_utils.analysis.cross_judge import judge_order
+from alignbench_utils.analysis.panels import combine_run, read_judging
 from alignbench_utils.analysis.plots import save_figure
 from alignbench_utils.analysis.stats.calibration import calibrate_judge, calibration_errors
 from alignbench_utils.analysis.stats.judge_bias import (
@@ -47,10 +48,6 @@ __all__ = [
 ]
 
 
-def _judges(items: pd.DataFrame) -> list[str]:
-    return sorted(j for j in items["judge"].dropna().unique() if j)
-
-
 def reliability_table(run_dir: str | Path, *, n_boot: int = 1000, seed: int = 0,
                       level: float = 0.95) -> pd.DataFrame:
     """Krippendorff's alpha across each judge's samples and across each panel's judges, with
@@ -60,9 +57,9 @@ def reliability_table(run_dir: str | Path, *, n_boot: int = 1000, seed: int = 0,
     """
     layout = RunLayout(run_dir)
     samples = run_judgments_frame(run_dir, combine=False)
+    items = combine_run(samples, layout)
     samples = samples[samples["judge"].ne("")]
     table = sample_alphas(samples, n_boot=n_boot, seed=seed, level=level).assign(kind="judge")
-    items = run_judgments_frame(run_dir)
     rows = []
     for panel in read_judging(layout)[1]:
         est, lo, hi = judge_alpha(items, panel.judges, n_boot=n_boot, seed=seed, level=level)
@@ -114,11 +111,18 @@ def bias_table(run_dir: str | Path, *, families: Mapping[str, str | None] | None
     held fixed), self-preference (when ``families`` names the judge's and other judges'
     families), the rate of copying the prompt's example scores, and for judges with
     pairwise comparisons in the run their position bias and order consistency."""
+    items = run_judgments_frame(run_dir)
+    return _bias_table(items[items["judge"].ne("")], run_dir, families=families, n_boot=n_boot,
+                       seed=seed, level=level)
+
+
+def _bias_table(items: pd.DataFrame, run_dir: str | Path, *,
+                families: Mapping[str, str | None] | None, n_boot: int, seed: int,
+                level: float) -> pd.DataFrame:
+    """:func:`bias_table` of the run's combined judgments frame ``items`` (judges only)."""
     from alignbench_utils.stages.compare import comparisons_from_records
 
-    items = run_judgments_frame(run_dir)
-    items = items[items["judge"].ne("")]
-    table = pd.DataFrame({"judge": _judges(items)})
+    table = pd.DataFrame({"judge": judge_order(items)})
     table = table.merge(length_bias(items, level=level).drop(columns="n"), how="left")
     table = table.merge(self_preference(items, dict(families or {}), n_boot=n_boot, seed=seed,
                                         level=level).drop(columns=["n_own", "n_other"]),
@@ -174,10 +178,12 @@ def judges_leaderboard(run_dir: str | Path, *, human_labels: str = "",
     judgment. Sorted by agreement."""
     from alignbench_utils.data.human_labels import read_human_labels
 
-    items = run_judgments_frame(run_dir)
+    layout = RunLayout(run_dir)
+    samples = run_judgments_frame(run_dir, combine=False)
+    items = combine_run(samples, layout)
     items = items[items["judge"].ne("")]
-    panels = read_judging(RunLayout(run_dir))[1]
-    judges = _judges(items)
+    panels = read_judging(layout)[1]
+    judges = judge_order(items)
     table = pd.DataFrame({"judge": judges,
                           "kind": ["panel" if j in {p.name for p in panels} else "judge"
                                    for j in judges]})
@@ -207,13 +213,12 @@ def judges_leaderboard(run_dir: str | Path, *, human_labels: str = "",
         agreement.append(_agreement(items, judge, reference))
         against.append(name)
     table["agreement"], table["agreement_with"] = agreement, against
-    samples = run_judgments_frame(run_dir, combine=False)
     reliability = sample_alphas(samples[samples["judge"].ne("")], n_boot=n_boot, seed=seed,
                                 level=level)
     table = (table.merge(reliability[["judge", "samples", "alpha_samples"]], how="left")
              .merge(_usage(samples), how="left")
-             .merge(bias_table(run_dir, families=families, n_boot=n_boot, seed=seed,
-                               level=level), how="left"))
+             .merge(_bias_table(items, run_dir, families=families, n_boot=n_boot, seed=seed,
+                                level=level), how="left"))
     return table.sort_values("agreement", ascending=False, kind="stable").reset_index(drop=True)
 
 
@@ -224,7 +229,7 @@ def power_report(run_dir: str | Path, judge: str = "", *,
     ``power`` and level ``alpha``) and the questions needed per difference; draws both in
     the ``judge_power`` figure (png + svg). An empty ``judge``: the first judge by name."""
     items = run_judgments_frame(run_dir)
-    judge = judge or _judges(items)[0]
+    judge = judge or judge_order(items[items["judge"].ne("")])[0]
     items = items[items["judge"].eq(judge)]
     table = power_table(items, alpha=alpha, power=power)
     needed = questions_needed(table, differences)
