@@ -18,8 +18,8 @@ from typing import Any
 from alignbench_utils.data.layout import RunLayout, run_root
 from alignbench_utils.data.store import read_records_in, read_records_under
 
-__all__ = ["folder_cost", "owner", "record_stage", "run_spend", "spend_by_endpoint",
-           "spend_folders", "spend_frame"]
+__all__ = ["endpoint_cost", "folder_cost", "folder_spend", "owner", "record_stage", "run_spend",
+           "spend_by_endpoint", "spend_folders", "spend_frame"]
 
 _ROLES = {"judge": "judges", "model": "models"}
 
@@ -151,12 +151,29 @@ def spend_folders(store_files: Iterable[str | os.PathLike]) -> set[Path]:
     return folders
 
 
+def folder_spend(folders: Iterable[str | os.PathLike]) -> dict[str, dict[str, dict]]:
+    """:func:`spend_by_endpoint` of the store files in ``folders`` and below them
+    (:func:`spend_folders`)."""
+    return spend_by_endpoint(rec for folder in sorted({Path(f) for f in folders})
+                             if folder.is_dir() for rec in read_records_under(folder))
+
+
+def endpoint_cost(spend: Mapping[str, Mapping[str, Mapping[str, Any]]],
+                  name: str) -> float | None:
+    """What the model or judge ``name`` has cost in ``spend`` (:func:`spend_by_endpoint`);
+    None when none of its records has a cost.
+
+    >>> endpoint_cost({"models": {"m": {"cost_usd": 0.5}}, "judges": {"m": {"cost_usd": 1.0}}},
+    ...               "m")
+    1.5
+    """
+    costs = [spend[role][name]["cost_usd"] for role in ("models", "judges")
+             if name in spend[role] and spend[role][name]["cost_usd"] is not None]
+    return sum(costs) if costs else None
+
+
 def folder_cost(folders: Iterable[str | os.PathLike], name: str) -> float | None:
     """What the model or judge ``name`` has cost so far according to the store files in
     ``folders`` and below them (:func:`spend_folders`); None when none of its records has a
     cost."""
-    spend = spend_by_endpoint(rec for folder in sorted({Path(f) for f in folders})
-                              if folder.is_dir() for rec in read_records_under(folder))
-    costs = [spend[role][name]["cost_usd"] for role in ("models", "judges")
-             if name in spend[role] and spend[role][name]["cost_usd"] is not None]
-    return sum(costs) if costs else None
+    return endpoint_cost(folder_spend(folders), name)

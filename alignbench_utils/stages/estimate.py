@@ -36,12 +36,14 @@ from alignbench_utils.config import LOCAL, JudgeSpec, ModelSpec, RunConfig, load
 from alignbench_utils.data.layout import RunLayout
 from alignbench_utils.data.store import read_records
 from alignbench_utils.errors import InputError
-from alignbench_utils.running.accounting import folder_cost
+from alignbench_utils.running.accounting import endpoint_cost, folder_spend
 from alignbench_utils.running.client import EndpointConfig, endpoint_from_spec
 from alignbench_utils.running.engine import RunSummary, plan
 from alignbench_utils.running.tokens import message_tokens
 from alignbench_utils.stages.generate import generation_tasks
 from alignbench_utils.stages.judge import judging_tasks, spec_protocol
+
+Spend = dict[str, dict[str, dict]]  # spend_by_endpoint: role -> endpoint -> totals
 
 __all__ = [
     "EstimateRow",
@@ -136,8 +138,8 @@ def _row(role: str, name: str, answers_of: str, endpoint: EndpointConfig, *, req
         output_basis=past_basis or f"no past records: max_tokens {max_tokens} per request")
 
 
-def _model_rows(config: RunConfig, questions: list[dict[str, Any]], past: PastOutputs
-                ) -> tuple[list[EstimateRow], dict[str, dict[str, Any]]]:
+def _model_rows(config: RunConfig, questions: list[dict[str, Any]], past: PastOutputs,
+                spend: Spend) -> tuple[list[EstimateRow], dict[str, dict[str, Any]]]:
     """One row per answering model, and each model's answers as a judge will see them."""
     layout = RunLayout(config.run_dir)
     rows, answers = [], {}
@@ -171,19 +173,20 @@ def _model_rows(config: RunConfig, questions: list[dict[str, Any]], past: PastOu
             input_tokens=sum(message_tokens(t.request["messages"]) for t in todo),
             max_tokens=sampling.max_tokens, past=mean, past_basis=basis,
             input_basis="the questions (and system prompt)",
-            spent=folder_cost(layout.stage_dirs.values(), spec.name)))
+            spent=endpoint_cost(spend, spec.name)))
     return rows, answers
 
 
 def _judge_rows(config: RunConfig, spec: JudgeSpec, data: dict[str, Any],
-                answers: dict[str, dict[str, Any]], past: PastOutputs) -> list[EstimateRow]:
+                answers: dict[str, dict[str, Any]], past: PastOutputs,
+                spend: Spend) -> list[EstimateRow]:
     """One row per answering model for judge ``spec``."""
     layout = RunLayout(config.run_dir)
     endpoint = _endpoint(spec, data, config)
     protocol = spec_protocol(spec)  # as judge.judge_models runs it
     folder = layout.judge_dir(spec.name, protocol.name)
     mean, basis = past.mean("judge", endpoint.model_id)
-    spent = folder_cost(layout.stage_dirs.values(), spec.name)
+    spent = endpoint_cost(spend, spec.name)
     rows = []
     for model, known in answers.items():
         summary = RunSummary("estimate", spec.name)
@@ -206,8 +209,8 @@ def _judge_rows(config: RunConfig, spec: JudgeSpec, data: dict[str, Any],
     return rows
 
 
-def _pairwise_rows(config: RunConfig, answers: dict[str, dict[str, Any]]
-                   ) -> list[EstimateRow]:
+def _pairwise_rows(config: RunConfig, answers: dict[str, dict[str, Any]],
+                   spend: Spend) -> list[EstimateRow]:
     """One row per model against the baseline for the ``pairwise:`` judge (both orders, as
     :func:`pairwise_leaderboard.compare_with_baseline` sends them)."""
     from alignbench_utils.stages.compare import answer_pairs, pairwise_protocol, pairwise_tasks
@@ -242,11 +245,11 @@ def _pairwise_rows(config: RunConfig, answers: dict[str, dict[str, Any]]
                          max_tokens=max_tokens, past=None, past_basis="",
                          input_basis=f"the {protocol.name} prompts of {len(todo)} requests "
                          "(pairs × orders); answers not yet recorded as for the judges",
-                         spent=folder_cost(layout.stage_dirs.values(), judge.name)))
+                         spent=endpoint_cost(spend, judge.name)))
     return rows
 
 
-def _judge_eval_rows(config: RunConfig) -> list[EstimateRow]:
+def _judge_eval_rows(config: RunConfig, spend: Spend) -> list[EstimateRow]:
     """One row per judge and benchmark of the ``judge_eval:`` section (as
     :func:`judge_eval.run_judge_eval_stage` sends them)."""
     from alignbench_utils.stages.compare import benchmark_pairs, pairwise_protocol, pairwise_tasks
@@ -273,7 +276,7 @@ def _judge_eval_rows(config: RunConfig) -> list[EstimateRow]:
                              input_tokens=sum(message_tokens(t.request.messages) for t in todo),
                              max_tokens=max_tokens, past=None, past_basis="",
                              input_basis=f"the {protocol.name} prompts of {len(items)} items",
-                             spent=folder_cost(layout.stage_dirs.values(), judge.name)))
+                             spent=endpoint_cost(spend, judge.name)))
     return rows
 
 
@@ -287,13 +290,14 @@ def estimate_run(config: RunConfig | str | os.PathLike) -> list[EstimateRow]:
     questions = question_rows(ds.source, categories=ds.categories or None,
                               per_category=ds.per_category or None, seed=ds.seed)
     past = PastOutputs(config.run_dir)
-    rows, answers = _model_rows(config, questions, past)
+    spend = folder_spend(RunLayout(config.run_dir).stage_dirs.values())  # read once
+    rows, answers = _model_rows(config, questions, past, spend)
     for spec, data in zip(config.judges, config.to_dict()["judges"], strict=True):
-        rows += _judge_rows(config, spec, data, answers, past)
+        rows += _judge_rows(config, spec, data, answers, past, spend)
     if config.pairwise is not None:
-        rows += _pairwise_rows(config, answers)
+        rows += _pairwise_rows(config, answers, spend)
     if config.judge_eval is not None:
-        rows += _judge_eval_rows(config)
+        rows += _judge_eval_rows(config, spend)
     return rows
 
 
