@@ -26,6 +26,7 @@ from typing import Any
 
 from alignbench_utils.data.layout import RunLayout
 from alignbench_utils.data.store import DONE_STATUSES, canonical_json, now_iso
+from alignbench_utils.local.local_models import sha256_file
 from alignbench_utils.running.runlock import LOCK_NAME
 
 __all__ = [
@@ -69,14 +70,6 @@ NOTEBOOK_INPUTS: dict[str, NotebookInputs] = {
 }
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _sha256_json(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
@@ -90,7 +83,7 @@ def code_digest() -> str:
     for path in sorted(root.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-            digest.update(_sha256_file(path).encode())
+            digest.update(sha256_file(path).encode())
     return digest.hexdigest()
 
 
@@ -140,12 +133,14 @@ class _Files:
         st = path.stat()
         key = (rel, st.st_size, st.st_mtime_ns)
         if key not in self._memo:
-            self._memo[key] = _sha256_file(path)
+            self._memo[key] = sha256_file(path)
         return self._memo[key]
 
-    def under(self, roots: Collection[str]) -> dict[str, str]:
-        """Run-relative path → digest of every tracked file under ``roots``."""
-        stats = self.stats()
+    def under(self, roots: Collection[str],
+              stats: Mapping[str, tuple[int, int]] | None = None) -> dict[str, str]:
+        """Run-relative path → digest of every tracked file under ``roots`` (``stats``: the
+        folder's :meth:`stats` when just taken)."""
+        stats = self.stats() if stats is None else stats
         return {rel: self.digest(rel) or "" for rel in sorted(stats)
                 if any(rel == root or rel.startswith(root + "/") for root in roots)}
 
@@ -201,8 +196,8 @@ class Executions:
         if inputs is None:
             raise KeyError(f"notebook {name!r} has no entry in incremental.NOTEBOOK_INPUTS: "
                            "declare what it reads there")
-        return {"notebook": _sha256_file(notebook), "parameters": _sha256_json(parameters),
-                "parameter_files": {p: _sha256_file(Path(p))
+        return {"notebook": sha256_file(notebook), "parameters": _sha256_json(parameters),
+                "parameter_files": {p: sha256_file(Path(p))
                                     for p in sorted(set(parameter_files(parameters)))},
                 "code": code_digest(), "inputs": self.files.under(inputs.reads)}
 
@@ -245,7 +240,7 @@ class Executions:
                        if store and rel.startswith(store + "/") and rel.endswith(".jsonl")
                        and self._has_errors(rel))
         self.state["notebooks"][name] = {
-            "key": {**key, "inputs": self.files.under(NOTEBOOK_INPUTS[name].reads)},
+            "key": {**key, "inputs": self.files.under(NOTEBOOK_INPUTS[name].reads, after)},
             "outputs": {rel: self.files.digest(rel) or "" for rel in written},
             "retry": retry, "executed_at": now_iso()}
         self._save()
