@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_common import fault_server
+from bench_common import best_of, fault_server
 from engine_overhead import measure
 
 ALIGNBENCH = [sys.executable, "-m", "alignbench_utils.cli"]
@@ -33,10 +33,6 @@ def timed(cmd: list[str]) -> tuple[float, str]:
     if done.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return wall, done.stdout
-
-
-def best_of(n: int, cmd: list[str]) -> float:
-    return min(timed(cmd)[0] for _ in range(n))
 
 
 def config_text(tmp: Path, base_url: str, models: list[str]) -> str:
@@ -84,8 +80,8 @@ def main() -> None:
                  "--out", str(tmp / "cli-judgments"), "--base-url", server.base_url,
                  "--model-id", "fake-judge", "--max-reasks", "0", "--no-progress"]
         timed(judge)  # judge everything once; the timed runs below find it all done
-        judge_s = best_of(3, judge)
-        openai_s = best_of(3, [sys.executable, "-c", "import openai"])
+        judge_s = best_of(3, lambda: timed(judge))
+        openai_s = best_of(3, lambda: timed([sys.executable, "-c", "import openai"]))
         rows.append(("finished `alignbench judge` rerun", judge_s,
                      (f"{judge_s / openai_s:.2f} x `python -c 'import openai'` "
                       f"({openai_s:.2f} s)")))

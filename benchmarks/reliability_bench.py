@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import time
 
-from bench_common import best_of
-
 from alignbench_utils.analysis.panels import reduce_samples
 from alignbench_utils.analysis.stats.bootstrap import bootstrap_leaderboard
 from alignbench_utils.analysis.stats.judge_bias import length_bias, self_preference
@@ -37,37 +35,41 @@ def main() -> None:
     print(f"synthetic samples: {len(frame)} judgments in {time.perf_counter() - start:.1f} s")
     one = frame[frame["judge"].eq("judge-q")]
     items = reduce_samples(frame)
-    timings = {
-        f"alpha across samples, 2 judges, {N_BOOT} bootstrap resamples":
-            lambda: sample_alphas(frame, n_boot=N_BOOT),
+    alpha_name = f"alpha across samples, 2 judges, {N_BOOT} bootstrap resamples"
+    self_name = f"self-preference, {N_BOOT} resamples"
+    steps = {
+        alpha_name: lambda: sample_alphas(frame, n_boot=N_BOOT),
         "variance components (MixedLM)": lambda: variance_components(frame),
         "rank stability, 500 draws, k = 1..3": lambda: rank_stability(one, n_draws=500),
         "reduce samples to items": lambda: reduce_samples(frame),
         "length bias (two-way fixed effects)": lambda: length_bias(items),
-        f"self-preference, {N_BOOT} resamples": lambda: self_preference(items, FAMILIES,
-                                                                        n_boot=N_BOOT),
+        self_name: lambda: self_preference(items, FAMILIES, n_boot=N_BOOT),
     }
-    for name, fn in timings.items():
-        print(f"{name}: {best_of(1, fn):.2f} s")
+    results = {}
+    for name, fn in steps.items():
+        started = time.perf_counter()
+        results[name] = fn()
+        print(f"{name}: {time.perf_counter() - started:.2f} s")
     q_items = items[items["judge"].eq("judge-q")]
     for label, data in (("questions and samples", q_items),
                         ("questions only", q_items.drop(columns="sample_scores"))):
-        seconds = best_of(1, lambda data=data: bootstrap_leaderboard(data, n_boot=2000))
+        started = time.perf_counter()
         board = bootstrap_leaderboard(data, n_boot=2000)
+        seconds = time.perf_counter() - started
         total = board[board["metric"].eq("总分")]
         width = float((total["upper"] - total["lower"]).mean())
         print(f"bootstrap 2000 resamples ({label}): {seconds:.2f} s, mean 95% CI width of "
               f"总分 {width:.3f}")
-    print(sample_alphas(frame, n_boot=N_BOOT).to_string(index=False))
-    print(variance_components(frame).to_string(index=False))
+    print(results[alpha_name].to_string(index=False))
+    print(results["variance components (MixedLM)"].to_string(index=False))
     print("length slope per 100 chars (planted: judge-q 0.2, judge-l 0):")
-    print(length_bias(items).to_string(index=False))
+    print(results["length bias (two-way fixed effects)"].to_string(index=False))
     print("self-preference (planted: judge-q 1.0):")
-    print(self_preference(items, FAMILIES, n_boot=N_BOOT).to_string(index=False))
+    print(results[self_name].to_string(index=False))
     table = power_table(q_items)
     print("power (judge-q): median minimum detectable 总分 difference "
           f"{table['mde'].median():.3f} over {int(table['n_questions'].median())} questions")
-    stability = rank_stability(one, n_draws=500)
+    stability = results["rank stability, 500 draws, k = 1..3"]
     print(stability.groupby("samples_per_item")["p_rank_change"].max()
           .rename("max P(rank changes)").to_string())
 
