@@ -224,14 +224,15 @@ def _judge_sections(layout: RunLayout) -> list[dict[str, Any]]:
     """Per judge: its paper leaderboard with CIs (HTML) and its leaderboard figure."""
     sections = []
     for entry in _judges(layout):
-        table = layout.table(f"leaderboard_ci__{entry['file']}")
-        figure = layout.figure(f"leaderboard__{entry['file']}")
+        table = layout.judge_table("leaderboard_ci", entry["judge"])
+        figure = layout.figure(layout.judge_figure_name("leaderboard", entry["judge"]))
+        shown = figure.is_file()
         sections.append({
             "judge": entry["judge"],
             "table_html": html_table(pd.read_csv(table, dtype=str, keep_default_na=False))
             .to_html() if table.is_file() else None,
-            "figure": _data_uri(figure) if figure.is_file() else None,
-            "width": _screen_width(figure) if figure.is_file() else None,
+            "figure": _data_uri(figure) if shown else None,
+            "width": _screen_width(figure) if shown else None,
         })
     return sections
 

@@ -238,8 +238,7 @@ def unreadable_stage(summary: RunSummary, *, judge: str, protocol: str) -> str |
     protocol (every record ``parse_failed``): a judge that never follows the protocol's
     format, whose tables would rest on nothing. None when some reply was read (or none came).
     """
-    records = [upgrade_record(r) for path in summary.out_paths if Path(path).is_file()
-               for r in read_records_under(path)]
+    records = [r for path in summary.out_paths for r in _records(path)]
     unreadable = [r for r in records if r.get("status") == PARSE_FAILED]
     if not unreadable or any(r.get("status") == "ok" for r in records):
         return None

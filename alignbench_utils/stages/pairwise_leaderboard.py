@@ -145,8 +145,9 @@ def pairwise_leaderboard(run_dir: str | os.PathLike, *, judge: str, baseline: st
         layout.results_dir.mkdir(parents=True, exist_ok=True)
         result.win_rates.to_csv(layout.table("pairwise_win_rates"), index=False)
         result.ratings.to_csv(layout.table("pairwise_ratings"), index=False)
-        result.overview().to_csv(layout.table("pairwise_leaderboard"), index=False)
-        write_table(result.overview(), layout.judge_table("pairwise_leaderboard", judge)
+        overview = result.overview()
+        overview.to_csv(layout.table("pairwise_leaderboard"), index=False)
+        write_table(overview, layout.judge_table("pairwise_leaderboard", judge)
                     .with_suffix(""), decimals=3,
                     caption=f"Pairwise leaderboard against {baseline}, judge {judge}: "
                             f"Bradley-Terry rating [{level:.0%} CI]; {OVERALL_WIN_RATE} is "

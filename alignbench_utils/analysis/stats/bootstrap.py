@@ -188,11 +188,12 @@ def bootstrap_replicates(frame: pd.DataFrame, *, n_boot: int = 10_000,
     rng = np.random.default_rng(seed)
     cats = np.full((n_boot, len(matrix.models), len(CATEGORIES)), np.nan)
     samples = _sample_array(frame, matrix)
-    draws = list(stratified_weights(matrix.slices, n_boot, rng))
-    for c, sl, weights in draws if samples is None else ():
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cats[:, :, c] = (weights @ filled[:, sl].T) / (weights @ okf[:, sl].T)
-    if samples is not None:
+    if samples is None:  # one score per item: the weights of one category at a time
+        for c, sl, weights in stratified_weights(matrix.slices, n_boot, rng):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cats[:, :, c] = (weights @ filled[:, sl].T) / (weights @ okf[:, sl].T)
+    else:  # every category's weights kept: each block of sample draws reuses them
+        draws = list(stratified_weights(matrix.slices, n_boot, rng))
         reduce = str(frame["sample_reduce"].iloc[0]) if "sample_reduce" in frame else "mean"
         for block, scores in _resampled_scores(samples, n_boot, np.random.default_rng([seed, 1]),
                                                reduce):
