@@ -2,10 +2,12 @@
 
 Prints: setup time (a no-op when cached; ``--cache DIR`` times a cold build + fetch),
 server start time, single-request prompt and generation tok/s (llama-server's own
-``timings``), and a 16-question answer batch then its judging (json_schema structured
-output) with ``-np 1`` vs ``-np 4``. Each configuration gets a fresh server,
+``timings``), flash attention on vs off (the registry's ``server_flags`` turn it off): prompt
+evaluation of 6 judge prompts one at a time, then generation with 4 judge prompts in flight
+(their prompts cached), and a 16-question answer batch then its judging (json_schema
+structured output) with ``-np 1`` vs ``-np 4``. Each configuration gets a fresh server,
 so its prompt cache starts empty. Run: ``.venv/bin/python benchmarks/local_server_bench.py``
-(about 10 minutes on 2 cores with the 0.5b model).
+(about 12 minutes on 2 cores with the 0.5b model).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alignbench_utils import build_judge_prompt, load_questions
@@ -35,6 +38,28 @@ def probe(base_url: str, model_id: str, prompt: str, max_tokens: int) -> dict[st
         t = json.load(resp)["timings"]
     return {"prompt_tokens": t["prompt_n"], "prompt_tok_s": t["prompt_per_second"],
             "gen_tokens": t["predicted_n"], "gen_tok_s": t["predicted_per_second"]}
+
+
+def attention(args: argparse.Namespace, questions: list[dict], tmp: Path) -> None:
+    """Flash attention on vs off: prompt tok/s one request at a time, then generation tok/s
+    with 4 judge requests in flight (llama-server's CPU flash attention is slower here)."""
+    prompts = [build_judge_prompt(q, q["reference"]) for q in questions[:6]]
+    for setting in ("on", "off"):
+        with serve_local(args.model, parallel=4, ctx=args.ctx, log_dir=tmp, setup=False,
+                         flags=("--flash-attn", setting)) as srv:
+            first = [probe(srv.base_url, srv.model_id, p, 1) for p in prompts]
+            with ThreadPoolExecutor(4) as pool:
+                started = time.monotonic()
+                flight = list(pool.map(lambda p: probe(srv.base_url, srv.model_id, p, 96),
+                                       prompts[:4]))
+                wall = time.monotonic() - started
+        tokens = sum(r["prompt_tokens"] for r in first)
+        prompt_s = sum(r["prompt_tokens"] / r["prompt_tok_s"] for r in first)
+        generated = sum(r["gen_tokens"] for r in flight)
+        print(f"flash attention {setting:3s}: prompts {tokens} tok at {tokens / prompt_s:.0f} "
+              f"tok/s; 4 in flight: {generated} tok in {wall:.1f} s = {generated / wall:.1f} "
+              f"tok/s ({min(r['gen_tok_s'] for r in flight):.1f}-"
+              f"{max(r['gen_tok_s'] for r in flight):.1f} per slot)", flush=True)
 
 
 def batch(args: argparse.Namespace, parallel: int, questions: list[dict], tmp: Path) -> None:
@@ -88,6 +113,7 @@ def main() -> None:
                 print(f"single request, {label}: prompt {r['prompt_tokens']} tok at "
                       f"{r['prompt_tok_s']:.0f} tok/s, generation {r['gen_tokens']} tok at "
                       f"{r['gen_tok_s']:.1f} tok/s", flush=True)
+        attention(args, questions, tmp)
         for parallel in args.parallel:
             batch(args, parallel, questions, tmp)
 

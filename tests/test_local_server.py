@@ -17,10 +17,12 @@ import time
 import urllib.request
 import zipfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from alignbench_utils.local.llama_build import binary_dir, build_flags, tuning_file
 from alignbench_utils.local.local_models import (
     LocalSetupError,
     join_parts,
@@ -84,6 +86,22 @@ def test_registry_pins_both_models_exactly():
         assert all("==" in req for req in spec.requirements)
         assert spec.chat_template == "chatml"
     assert len(server.sdist_sha256) == 64 and "-DLLAMA_OPENSSL=OFF" in server.cmake_flags
+
+
+def test_build_cache_key_follows_the_tuning_text_not_its_path(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("ALIGNBENCH_CACHE", str(tmp_path / "cache"))
+    _, source = load_registry()
+    shipped = tuning_file(source)
+    assert f"-DCMAKE_PROJECT_INCLUDE={shipped}" in build_flags(source, native=True)
+    copy = tmp_path / "copy.cmake"
+    copy.write_bytes(shipped.read_bytes())
+    edited = tmp_path / "edited.cmake"
+    edited.write_bytes(shipped.read_bytes() + b"\n# changed\n")
+    key = binary_dir(source, native=True)
+    assert binary_dir(replace(source, build_tuning=str(copy)), native=True) == key
+    assert binary_dir(replace(source, build_tuning=str(edited)), native=True) != key
+    assert binary_dir(source, native=False) != key
 
 
 def test_unknown_model_names_the_known_ones():

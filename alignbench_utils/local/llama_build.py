@@ -2,9 +2,11 @@
 
 Why build from source: prebuilt wheels on PyPI were compiled with ``-march=native`` for
 someone else's CPU and can die with an illegal instruction here. Building only the
-``llama-server`` target from the pinned llama.cpp sources (~4-8 min on 2 cores) gives a
+``llama-server`` target from the pinned llama.cpp sources (about 3 min on 2 cores) gives a
 static binary for *this* machine, cached under
-``<cache>/bin/llama-server-<version>-<flavour>-<flags hash>`` with its build log.
+``<cache>/bin/llama-server-<version>-<flavour>-<flags hash>`` with its build log. The
+registry's ``build_tuning`` CMake file (``llama_build.cmake``) shortens the build by compiling
+the code off the token path with less optimisation, without patching the sources.
 ``GGML_NATIVE=ON`` without AMX (default; see ``local_models.json``) is safe because the binary is built on,
 and cached for, the machine that runs it; a cached binary that no longer runs (e.g. a
 cache shared with another CPU) is rebuilt. ``ALIGNBENCH_LLAMA_NATIVE=0`` builds a portable
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from alignbench_utils.local.local_models import (
+    REGISTRY,
     LocalSetupError,
     ServerSource,
     cache_dir,
@@ -44,6 +47,7 @@ __all__ = [
     "find_llama_server",
     "native_build",
     "runs",
+    "tuning_file",
 ]
 
 _CHUNK = 4 << 20
@@ -59,18 +63,27 @@ def native_build(value: str | None = None) -> bool:
     return value.strip().lower() not in {"0", "off", "false", "no"}
 
 
+def tuning_file(source: ServerSource) -> Path:
+    """The CMake file that tunes the build (``build_tuning``, relative to the registry)."""
+    return REGISTRY.parent / source.build_tuning
+
+
 def build_flags(source: ServerSource, native: bool) -> list[str]:
     """The CMake flags of a ``native`` or portable build of ``source``."""
-    return [*source.cmake_flags,
+    return [*source.cmake_flags, f"-DCMAKE_PROJECT_INCLUDE={tuning_file(source)}",
             *(source.native_cmake_flags if native else source.portable_cmake_flags)]
 
 
 def binary_dir(source: ServerSource, native: bool) -> Path:
     """Cache folder of the binary built from ``source``, keyed by version, flavour and a hash
-    of the build flags, so that a binary built with other flags is never reused."""
+    of the build flags and the tuning file's text (not its path, which differs between
+    checkouts), so that a binary built otherwise is never reused."""
     flavour = "native" if native else "portable"
-    flags = hashlib.sha256("\n".join(build_flags(source, native)).encode()).hexdigest()[:8]
-    return cache_dir() / "bin" / f"llama-server-{source.version}-{flavour}-{flags}"
+    tuning = tuning_file(source)
+    recipe = [flag for flag in build_flags(source, native) if str(tuning) not in flag]
+    digest = hashlib.sha256("\n".join(recipe).encode())
+    digest.update(tuning.read_bytes())
+    return cache_dir() / "bin" / f"llama-server-{source.version}-{flavour}-{digest.hexdigest()[:8]}"
 
 
 def runs(binary: Path) -> bool:

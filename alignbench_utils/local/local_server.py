@@ -37,6 +37,7 @@ from alignbench_utils.local.local_models import (
     is_model_ready,
     model_path,
     model_spec,
+    server_source,
     tail,
 )
 
@@ -82,21 +83,25 @@ def is_setup_complete(model: str = "0.5b") -> bool:
 
 
 def server_command(binary: Path, model_file: Path, *, model_id: str, chat_template: str,
-                   port: int, parallel: int, ctx: int) -> list[str]:
-    """The llama-server command line.
+                   port: int, parallel: int, ctx: int,
+                   flags: tuple[str, ...] | None = None) -> list[str]:
+    """The llama-server command line; ``flags`` (default: the registry's ``server_flags``)
+    come last.
 
     ``--no-jinja`` comes before ``--chat-template`` so the named built-in template is used
     rather than the GGUF's Jinja one; ``-c`` is the total context, split across slots.
 
-    >>> server_command(Path("s"), Path("m.gguf"), model_id="q", chat_template="chatml",
-    ...                port=8080, parallel=4, ctx=16384)[:6]
-    ['s', '-m', 'm.gguf', '--alias', 'q', '--host']
+    >>> cmd = server_command(Path("s"), Path("m.gguf"), model_id="q", chat_template="chatml",
+    ...                      port=8080, parallel=4, ctx=16384)
+    >>> cmd[:6], cmd[-2:]
+    (['s', '-m', 'm.gguf', '--alias', 'q', '--host'], ['--flash-attn', 'off'])
     """
     return [str(binary), "-m", str(model_file), "--alias", model_id,
             "--host", "127.0.0.1", "--port", str(port),
             "-c", str(ctx), "-np", str(parallel),
             "--no-jinja", "--chat-template", chat_template, "--no-webui",
-            "--cache-prompt"]  # a prompt prefix evaluated before is reused
+            "--cache-prompt",  # a prompt prefix evaluated before is reused
+            *(server_source().server_flags if flags is None else flags)]
 
 
 def _load_prctl() -> Callable[..., int] | None:
@@ -134,13 +139,15 @@ class LocalServer:
     """A llama-server child process; a context manager that starts it and always stops it.
 
     ``base_url`` (``http://127.0.0.1:PORT/v1``), ``model_id`` and ``log_path`` are set
-    once started. ``model_file`` serves any GGUF instead of a registered model.
+    once started. ``model_file`` serves any GGUF instead of a registered model; ``flags``
+    replaces the registry's ``server_flags`` (benchmarks compare settings with it).
     """
 
     def __init__(self, model: str = "0.5b", *, log_dir: str | os.PathLike | None = None,
                  parallel: int = 4, ctx: int = 16384, port: int | None = None,
                  startup_timeout_s: float = 180.0, setup: bool = True,
                  model_file: str | os.PathLike | None = None,
+                 flags: tuple[str, ...] | None = None,
                  log: Callable[[str], None] = print) -> None:
         self.spec = model_spec(model)
         self.model_id = Path(model_file).stem if model_file else self.spec.model_id
@@ -148,7 +155,7 @@ class LocalServer:
         self.log_dir = Path(log_dir) if log_dir else cache_dir() / "logs"
         self.parallel, self.ctx, self.port = parallel, ctx, port
         self.startup_timeout_s = startup_timeout_s
-        self.setup, self._log = setup, log
+        self.setup, self.flags, self._log = setup, flags, log
         self.log_path: Path | None = None
         self.proc: subprocess.Popen | None = None
         self._finalizer: weakref.finalize | None = None
@@ -188,7 +195,7 @@ class LocalServer:
         self.log_path = self.log_dir / f"llama-server-{self.spec.name}-{stamp}-{self.port}.log"
         cmd = server_command(binary, model_file, model_id=self.model_id,
                              chat_template=self.spec.chat_template, port=self.port,
-                             parallel=self.parallel, ctx=self.ctx)
+                             parallel=self.parallel, ctx=self.ctx, flags=self.flags)
         log_file = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115 (closed on stop)
         log_file.write(f"$ {' '.join(cmd)}\n")
         log_file.flush()
