@@ -382,14 +382,9 @@ def add_run(sub: argparse._SubParsersAction) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from alignbench_utils.config import load_config
-    from alignbench_utils.pipeline import notebooks_for, run_pipeline
+    from alignbench_utils.pipeline import run_pipeline
 
     config = load_config(args.config, check_env=True)
-    allowed = notebooks_for(config)
-    unknown = [n for n in [*(args.notebooks or []), *(args.force or [])] if n not in allowed]
-    if unknown:
-        raise InputError(f"unknown notebooks {unknown}; allowed: {', '.join(allowed)}",
-                         field="notebooks")
     force = args.force == [] or (args.force or False)  # a bare --force: every notebook
     try:
         pages = run_pipeline(config, notebooks=args.notebooks,

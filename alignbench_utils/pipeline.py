@@ -252,7 +252,8 @@ def run_pipeline(config: RunConfig | str | os.PathLike, *,
     forced = set(allowed) if force is True else set(force or ())
     unknown = [n for n in [*notebooks, *sorted(forced)] if n not in allowed]
     if unknown:
-        raise ValueError(f"unknown notebooks {unknown}; allowed: {', '.join(allowed)}")
+        raise InputError(f"unknown notebooks {unknown}; allowed: {', '.join(allowed)}",
+                         field="notebooks")
     say = echo or tqdm.write
     executions = Executions(config.layout)
     plain = notebook_parameters(config)  # the keys' parameters: `local` as written

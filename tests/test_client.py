@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import select
+import subprocess
+import sys
 import time
+import urllib.request
 
 import pytest
 
@@ -140,3 +145,23 @@ def test_run_sync_inside_a_running_loop() -> None:
         return run_sync(inner())
 
     assert asyncio.run(outer()) == 7
+
+
+def test_fault_server_command_line_takes_each_setting_with_its_type() -> None:
+    """``python -m alignbench_utils.testing.fault_server`` derives its flags from FaultConfig."""
+    cmd = [sys.executable, "-m", "alignbench_utils.testing.fault_server", "--port", "0",
+           "--answer-bytes", "3000", "--reasoning", "think_tags", "--latency", "0.01",
+           "--retry-after-http-date", "--max-concurrent", "4"]
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            ready, _, _ = select.select([proc.stdout], [], [], 30)
+            assert ready, "the fault server printed nothing within 30 s"
+            base_url = proc.stdout.readline().split(" at ")[1].strip()
+            body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "q"}]})
+            request = urllib.request.Request(f"{base_url}/chat/completions", data=body.encode(),
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                content = json.load(resp)["choices"][0]["message"]["content"]
+        finally:
+            proc.terminate()
+    assert content.startswith("<think>") and len(content.encode()) >= 3000

@@ -74,16 +74,19 @@ def test_samples_are_seeded_recorded_and_resumed(sampled_run):
 
 def test_samples_are_sent_pass_by_pass(questions16):
     """Every answer's sample 0 before any sample 1: one answer's samples share their whole
-    prompt, and only one pass apart can a server's prompt cache serve the later ones."""
+    prompt, and only one pass apart can a server's prompt cache serve the later ones. Each
+    pass starts with the model the pass before ended with."""
     answers = [{**q, "model": m, "answer": "答", "status": "ok"}
                for m in ("cand", "other") for q in questions16[:4]]
     endpoint = EndpointConfig("j", ["http://127.0.0.1:9/v1"], "j-id")
     tasks = judging_tasks(answers, judging_protocol(max_tokens=512, seed=10), endpoint, Path("out"),
                           RunSummary("judge", "j"), samples=3)
     assert [t.item.get("sample", 0) for t in tasks] == [0] * 8 + [1] * 8 + [2] * 8
-    assert [(t.item["model"], t.item["question_id"]) for t in tasks[8:16]] == [
-        (a["model"], a["question_id"]) for a in answers]
-    assert tasks[0].request.messages == tasks[8].request.messages
+    sent = [(t.item["model"], t.item["question_id"]) for t in tasks]
+    ids = [q["question_id"] for q in questions16[:4]]
+    forward = [("cand", i) for i in ids] + [("other", i) for i in ids]
+    assert sent == forward + forward[4:] + forward[:4] + forward
+    assert tasks[0].request.messages == tasks[12].request.messages  # ("cand", first), pass 2
 
 
 def test_alpha_equals_the_krippendorff_package_on_the_records(sampled_run):

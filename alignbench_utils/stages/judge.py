@@ -105,7 +105,9 @@ def judging_tasks(answers: Iterable[dict[str, Any]], protocol: JudgingProtocol,
     Tasks come sample by sample (every answer's sample 0, then every sample 1, ...): the
     samples of one answer share their whole prompt, and sent side by side each would be
     evaluated in full; one pass apart, a server's prompt cache (llama.cpp, vLLM, SGLang)
-    serves the later ones (``benchmarks/prompt_cache.py``)."""
+    serves the later ones. Each pass takes the models in the reverse order of the pass
+    before (questions keep theirs), so it starts with the prompts the server cached last
+    (``benchmarks/prompt_cache.py``: half the second pass's prompt tokens)."""
     if samples < 1:
         raise InputError(f"samples must be >= 1, got {samples}", field="samples")
     answered = []
@@ -114,10 +116,12 @@ def judging_tasks(answers: Iterable[dict[str, Any]], protocol: JudgingProtocol,
             summary.not_answered += 1
         else:
             answered.append(ans)
+    models = list(dict.fromkeys(ans["model"] for ans in answered))
     tasks = []
     for sample in range(samples):
         judging = protocol.for_sample(sample)
-        for ans in answered:
+        rank = {model: i for i, model in enumerate(models[::-1] if sample % 2 else models)}
+        for ans in sorted(answered, key=lambda a: rank[a["model"]]):
             req = judging.request(ans)
             key = request_hash({"stage": "judge", "model": ans["model"],
                                 "question_id": ans["question_id"],

@@ -34,7 +34,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from types import NoneType
+from typing import Any, Self, get_args, get_type_hints
 
 from alignbench_utils.running.tokens import approx_tokens
 from alignbench_utils.testing.fault_batches import BatchAPI
@@ -467,15 +468,14 @@ def main(argv: list[str] | None = None) -> int:
     """Serve until interrupted; settings as command-line flags."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8000)
+    hints = get_type_hints(FaultConfig)
     for f in fields(FaultConfig):
-        kind = (int if f.name in ("max_concurrent", "answer_bytes", "seed", "batch_expire",
-                                  "judge_noise",
-                                  "batch_max_requests")
-                else str if f.name == "reasoning" else float)
-        if f.name == "retry_after_http_date":
-            parser.add_argument("--retry-after-http-date", action="store_true")
-            continue
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=f.default)
+        flag = f"--{f.name.replace('_', '-')}"
+        kind = next(t for t in (*get_args(hints[f.name]), hints[f.name]) if t is not NoneType)
+        if kind is bool:
+            parser.add_argument(flag, action="store_true")
+        else:
+            parser.add_argument(flag, type=kind, default=f.default)
     args = vars(parser.parse_args(argv))
     port = args.pop("port")
     with FaultServer(port=port, **args) as server:
