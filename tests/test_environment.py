@@ -63,10 +63,20 @@ def test_lock_pins_every_dependency_in_range_with_hashes():
 def test_make_installs_from_the_lock():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     recipe = makefile.split("$(STAMP): pyproject.toml $(LOCK)\n", 1)[1].split("\n\n", 1)[0]
-    assert "pip install -q --require-hashes -r $(LOCK)" in recipe
-    assert "pip install -q --no-deps -e ." in recipe
+    assert "pip install -q --python $(BIN)/python --require-hashes --compile-bytecode " \
+        "-r $(LOCK)" in recipe
+    assert "pip install -q --python $(BIN)/python --no-deps -e ." in recipe
     assert "-m alignbench_utils.prepare" in recipe  # editable installs skip data-files
     assert "--generate-hashes" in makefile.split("\nlock:", 1)[1]
+    # uv itself is installed from its own pinned, hashed block of the lock: run that step
+    extract = next(line.strip() for line in recipe.splitlines() if line.strip().startswith("sed"))
+    command = extract.split(" > ")[0].replace("$$", "$").replace("$(LOCK)", str(ROOT / "requirements.lock"))
+    block = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                           check=True).stdout
+    uv = load_sync_env().locked_versions(lock_text())["uv"]
+    lock_block = lock_text().split(f"\nuv=={uv} \\\n", 1)[1].split("\n    #", 1)[0]
+    assert block.startswith(f"uv=={uv} \\\n")
+    assert block.count("--hash=sha256:") == lock_block.count("--hash=sha256:") > 0
 
 
 def test_provenance_records_python_packages_and_git_state(tmp_path):
