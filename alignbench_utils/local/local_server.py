@@ -97,8 +97,8 @@ def server_command(binary: Path, model_file: Path, *, model_id: str, chat_templa
 
     >>> cmd = server_command(Path("s"), Path("m.gguf"), model_id="q", chat_template="chatml",
     ...                      port=8080, parallel=4, ctx=16384)
-    >>> cmd[:6], cmd[-2:]
-    (['s', '-m', 'm.gguf', '--alias', 'q', '--host'], ['--flash-attn', 'off'])
+    >>> cmd[:6], cmd[-1]
+    (['s', '-m', 'm.gguf', '--alias', 'q', '--host'], '--cache-prompt')
     """
     return [str(binary), "-m", str(model_file), "--alias", model_id,
             "--host", "127.0.0.1", "--port", str(port),
