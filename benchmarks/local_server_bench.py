@@ -2,7 +2,7 @@
 
 Prints: setup time (a no-op when cached; ``--cache DIR`` times a cold build + fetch),
 server start time, single-request prompt and generation tok/s (llama-server's own
-``timings``), flash attention on vs off (the registry's ``server_flags`` turn it off): prompt
+``timings``), flash attention on vs off (the server keeps llama.cpp's ``auto``, i.e. on): prompt
 evaluation of 6 judge prompts one at a time, then generation with 4 judge prompts in flight
 (their prompts cached), and a 16-question answer batch then its judging (json_schema
 structured output) with ``-np 1`` vs ``-np 4``. Each configuration gets a fresh server,

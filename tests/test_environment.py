@@ -70,7 +70,8 @@ def test_make_installs_from_the_lock():
     assert "--generate-hashes" in makefile.split("\nlock:", 1)[1]
     # uv itself is installed from its own pinned, hashed block of the lock: run that step
     extract = next(line.strip() for line in recipe.splitlines() if line.strip().startswith("sed"))
-    command = extract.split(" > ")[0].replace("$$", "$").replace("$(LOCK)", str(ROOT / "requirements.lock"))
+    command = (extract.split(" > ")[0].replace("$$", "$")
+               .replace("$(LOCK)", str(ROOT / "requirements.lock")))
     block = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
                            check=True).stdout
     uv = load_sync_env().locked_versions(lock_text())["uv"]

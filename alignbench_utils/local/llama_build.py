@@ -68,10 +68,14 @@ def tuning_file(source: ServerSource) -> Path:
     return REGISTRY.parent / source.build_tuning
 
 
+def _recipe_flags(source: ServerSource, native: bool) -> list[str]:
+    return [*source.cmake_flags,
+            *(source.native_cmake_flags if native else source.portable_cmake_flags)]
+
+
 def build_flags(source: ServerSource, native: bool) -> list[str]:
     """The CMake flags of a ``native`` or portable build of ``source``."""
-    return [*source.cmake_flags, f"-DCMAKE_PROJECT_INCLUDE={tuning_file(source)}",
-            *(source.native_cmake_flags if native else source.portable_cmake_flags)]
+    return [*_recipe_flags(source, native), f"-DCMAKE_PROJECT_INCLUDE={tuning_file(source)}"]
 
 
 def binary_dir(source: ServerSource, native: bool) -> Path:
@@ -79,10 +83,8 @@ def binary_dir(source: ServerSource, native: bool) -> Path:
     of the build flags and the tuning file's text (not its path, which differs between
     checkouts), so that a binary built otherwise is never reused."""
     flavour = "native" if native else "portable"
-    tuning = tuning_file(source)
-    recipe = [flag for flag in build_flags(source, native) if str(tuning) not in flag]
-    digest = hashlib.sha256("\n".join(recipe).encode())
-    digest.update(tuning.read_bytes())
+    digest = hashlib.sha256("\n".join(_recipe_flags(source, native)).encode())
+    digest.update(tuning_file(source).read_bytes())
     return cache_dir() / "bin" / f"llama-server-{source.version}-{flavour}-{digest.hexdigest()[:8]}"
 
 

@@ -93,7 +93,6 @@ class ServerSource:
     native_cmake_flags: tuple[str, ...]
     portable_cmake_flags: tuple[str, ...]
     build_tuning: str  # CMake file next to the registry, read after each project() call
-    server_flags: tuple[str, ...]  # added to every llama-server command line
     license: str
 
 
@@ -113,8 +112,7 @@ def load_registry(path: Path = REGISTRY) -> tuple[dict[str, ModelSpec], ServerSo
     server = data["llama_server"]
     return models, _build(ServerSource, server, **{
         key: tuple(server[key])
-        for key in ("cmake_flags", "native_cmake_flags", "portable_cmake_flags",
-                    "server_flags")})
+        for key in ("cmake_flags", "native_cmake_flags", "portable_cmake_flags")})
 
 
 @functools.cache

@@ -38,7 +38,6 @@ from alignbench_utils.local.local_models import (
     is_model_ready,
     model_path,
     model_spec,
-    server_source,
     tail,
 )
 
@@ -88,9 +87,8 @@ def is_setup_complete(model: str = "0.5b") -> bool:
 
 def server_command(binary: Path, model_file: Path, *, model_id: str, chat_template: str,
                    port: int, parallel: int, ctx: int,
-                   flags: tuple[str, ...] | None = None) -> list[str]:
-    """The llama-server command line; ``flags`` (default: the registry's ``server_flags``)
-    come last.
+                   flags: tuple[str, ...] = ()) -> list[str]:
+    """The llama-server command line; extra ``flags`` come last.
 
     ``--no-jinja`` comes before ``--chat-template`` so the named built-in template is used
     rather than the GGUF's Jinja one; ``-c`` is the total context, split across slots.
@@ -105,7 +103,7 @@ def server_command(binary: Path, model_file: Path, *, model_id: str, chat_templa
             "-c", str(ctx), "-np", str(parallel),
             "--no-jinja", "--chat-template", chat_template, "--no-webui",
             "--cache-prompt",  # a prompt prefix evaluated before is reused
-            *(server_source().server_flags if flags is None else flags)]
+            *flags]
 
 
 def _load_prctl() -> Callable[..., int] | None:
@@ -144,14 +142,14 @@ class LocalServer:
 
     ``base_url`` (``http://127.0.0.1:PORT/v1``), ``model_id`` and ``log_path`` are set
     once started. ``model_file`` serves any GGUF instead of a registered model; ``flags``
-    replaces the registry's ``server_flags`` (benchmarks compare settings with it).
+    are added to the command line (benchmarks compare settings with them).
     """
 
     def __init__(self, model: str = "0.5b", *, log_dir: str | os.PathLike | None = None,
                  parallel: int = 4, ctx: int = 16384, port: int | None = None,
                  startup_timeout_s: float = 180.0, setup: bool = True,
                  model_file: str | os.PathLike | None = None,
-                 flags: tuple[str, ...] | None = None,
+                 flags: tuple[str, ...] = (),
                  log: Callable[[str], None] = print) -> None:
         self.spec = model_spec(model)
         self.model_id = Path(model_file).stem if model_file else self.spec.model_id
